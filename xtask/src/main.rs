@@ -1,0 +1,224 @@
+//! `cargo xtask <command>`: everything about the guide that is not `cargo test`.
+
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, ExitCode, Stdio};
+
+use xtask::{checks, repo_root, tools};
+
+const HELP: &str = "\
+usage: cargo xtask <command>
+
+  serve [--port N]   install the pinned mdBook tools if missing, then serve
+                     the book at http://localhost:3000 (default port)
+  book               build the book into book/; fails on any ERROR line
+  check              the book checks that `cargo test` also runs
+  outputs            regenerate listings/output/ from the programs' real output
+  browser-test       build the book and test it in headless Chromium
+  bench <name>       run one benchmark and record it in listings/benches/results/
+  install-tools      only install the pinned tools";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("serve") => serve(&args[1..]),
+        Some("book") => build_book().map(|_| ()),
+        Some("check") => check(),
+        Some("outputs") => regenerate_outputs(),
+        Some("browser-test") => browser_test(),
+        Some("bench") => bench(args.get(1).map(String::as_str)),
+        Some("install-tools") => tools::ensure_all().map(|_| ()),
+        Some("-h" | "--help" | "help") | None => {
+            println!("{HELP}");
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown command `{other}`\n\n{HELP}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: &mut Command) -> Result<(), String> {
+    let status = command
+        .status()
+        .map_err(|e| format!("cannot start {command:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{command:?} failed: {status}"))
+    }
+}
+
+/// Writes Mermaid's JavaScript, from the pinned mdbook-mermaid, beside
+/// book.toml. The files are generated, never committed, so they always
+/// match the preprocessor's version.
+fn install_mermaid_assets(path: &OsString) -> Result<(), String> {
+    let root = repo_root();
+    for asset in ["mermaid.min.js", "mermaid-init.js"] {
+        let _ = std::fs::remove_file(root.join(asset));
+    }
+    let out = Command::new("mdbook-mermaid")
+        .env("PATH", path)
+        .arg("install")
+        .arg(&root)
+        .output()
+        .map_err(|e| format!("cannot run mdbook-mermaid: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "mdbook-mermaid install failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(())
+}
+
+fn serve(args: &[String]) -> Result<(), String> {
+    let port = match args {
+        [] => "3000".to_string(),
+        [flag, port] if flag == "--port" && port.parse::<u16>().is_ok() => port.clone(),
+        _ => return Err("usage: cargo xtask serve [--port N]".into()),
+    };
+    let path = tools::ensure_all()?;
+    install_mermaid_assets(&path)?;
+    println!("xtask: serving the book at http://localhost:{port}");
+    run(Command::new("mdbook")
+        .env("PATH", &path)
+        .current_dir(repo_root())
+        .args(["serve", "--hostname", "127.0.0.1", "--port", &port]))
+}
+
+/// Builds the book. mdBook exits 0 after logging some errors (a missing
+/// include file, for one), so every line it prints is read and an `ERROR`
+/// line fails the build.
+fn build_book() -> Result<std::path::PathBuf, String> {
+    let path = tools::ensure_all()?;
+    install_mermaid_assets(&path)?;
+    let root = repo_root();
+    let mut child = Command::new("mdbook")
+        .env("PATH", &path)
+        .current_dir(&root)
+        .arg("build")
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run mdbook: {e}"))?;
+    let mut errors = Vec::new();
+    if let Some(stderr) = child.stderr.take() {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("{line}");
+            if line.split_whitespace().any(|w| w.trim_matches(['[', ']', ':']) == "ERROR") {
+                errors.push(line);
+            }
+        }
+    }
+    let status = child.wait().map_err(|e| e.to_string())?;
+    if !status.success() {
+        return Err(format!("mdbook build failed: {status}"));
+    }
+    if !errors.is_empty() {
+        return Err(format!("mdbook build logged {} ERROR line(s)", errors.len()));
+    }
+    let problems = checks::check_all(&checks::Book::load(&root)?);
+    if !problems.is_empty() {
+        report(&problems);
+        return Err(format!("{} book check(s) failed", problems.len()));
+    }
+    Ok(root.join("book"))
+}
+
+fn report(problems: &[checks::Problem]) {
+    for problem in problems {
+        eprintln!("{problem}");
+    }
+}
+
+fn check() -> Result<(), String> {
+    let problems = checks::check_all(&checks::Book::load(&repo_root())?);
+    report(&problems);
+    if problems.is_empty() {
+        println!("xtask: every book check passed");
+        Ok(())
+    } else {
+        Err(format!("{} problem(s)", problems.len()))
+    }
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+fn regenerate_outputs() -> Result<(), String> {
+    run(cargo()
+        .current_dir(repo_root())
+        .env("UPDATE_OUTPUTS", "1")
+        .args(["test", "--quiet", "-p", "listings", "--test", "outputs"]))
+}
+
+fn browser_test() -> Result<(), String> {
+    let book = build_book()?;
+    let dir = repo_root().join("xtask").join("browser");
+    if !dir.join("node_modules").is_dir() {
+        run(Command::new("npm")
+            .current_dir(&dir)
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]))?;
+    }
+    run(Command::new("node")
+        .current_dir(&dir)
+        .arg("browser-test.mjs")
+        .arg(&book)
+        .arg(repo_root().join("src").join("SUMMARY.md")))
+}
+
+fn bench(name: Option<&str>) -> Result<(), String> {
+    let Some(name) = name else {
+        return Err("usage: cargo xtask bench <name> (a file in listings/benches/)".into());
+    };
+    let root = repo_root();
+    if !root.join("listings/benches").join(format!("{name}.rs")).is_file() {
+        return Err(format!("no benchmark listings/benches/{name}.rs"));
+    }
+    let out = cargo()
+        .current_dir(&root)
+        .args(["bench", "--quiet", "-p", "listings", "--bench", name])
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run cargo bench: {e}"))?;
+    let table = String::from_utf8_lossy(&out.stdout);
+    print!("{table}");
+    if !out.status.success() {
+        return Err(format!("cargo bench failed: {}", out.status));
+    }
+    let results = root.join("listings/benches/results");
+    std::fs::create_dir_all(&results).map_err(|e| e.to_string())?;
+    let file = results.join(format!("{name}.txt"));
+    let header = format!(
+        "$ cargo xtask bench {name}    # {} cores, {}\n",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        machine_model()
+    );
+    std::fs::write(&file, format!("{header}{table}")).map_err(|e| e.to_string())?;
+    println!("xtask: recorded {}", display(&root, &file));
+    Ok(())
+}
+
+fn machine_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+}
+
+fn display(root: &Path, file: &Path) -> String {
+    file.strip_prefix(root).unwrap_or(file).display().to_string()
+}
