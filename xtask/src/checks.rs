@@ -175,9 +175,13 @@ pub fn includes_in(text: &str) -> Vec<Include> {
 fn parse_selector(rest: &str) -> Selector {
     let number = |s: &str| s.trim().parse::<usize>().ok();
     match rest.split_once(':') {
-        Some((a, b)) if (a.is_empty() || number(a).is_some()) => Selector::Lines(number(a), number(b)),
+        Some((a, b)) if (a.is_empty() || number(a).is_some()) => {
+            Selector::Lines(number(a), number(b))
+        }
         None if rest.trim().is_empty() => Selector::Whole,
-        None if number(rest).is_some() => Selector::Lines(number(rest), number(rest).map(|n| n + 1)),
+        None if number(rest).is_some() => {
+            Selector::Lines(number(rest), number(rest).map(|n| n + 1))
+        }
         _ => Selector::Anchor(rest.trim().to_string()),
     }
 }
@@ -231,7 +235,10 @@ fn selected_text(file: &str, selector: &Selector) -> Result<String, String> {
             let from = a.unwrap_or(1).saturating_sub(1);
             let to = b.map(|b| b.saturating_sub(1)).unwrap_or(lines.len());
             if from >= lines.len() || to <= from {
-                return Err(format!("line range selects nothing (file has {} lines)", lines.len()));
+                return Err(format!(
+                    "line range selects nothing (file has {} lines)",
+                    lines.len()
+                ));
             }
             Ok(lines[from..to.min(lines.len())].join("\n"))
         }
@@ -306,7 +313,11 @@ pub fn code_blocks(text: &str) -> Vec<CodeBlock> {
                             .filter(|w| !w.is_empty())
                             .map(str::to_string)
                             .collect();
-                        (words.first().cloned(), words.into_iter().skip(1).collect(), false)
+                        (
+                            words.first().cloned(),
+                            words.into_iter().skip(1).collect(),
+                            false,
+                        )
                     }
                     CodeBlockKind::Indented => (None, Vec::new(), true),
                 };
@@ -337,7 +348,8 @@ fn only_includes(body: &str) -> bool {
     !lines.is_empty()
         && lines.iter().all(|l| {
             let l = l.trim();
-            (l.starts_with("{{#include ") || l.starts_with("{{#rustdoc_include ")) && l.ends_with("}}")
+            (l.starts_with("{{#include ") || l.starts_with("{{#rustdoc_include "))
+                && l.ends_with("}}")
         })
 }
 
@@ -449,7 +461,11 @@ pub fn check_listings_included(book: &Book) -> Vec<Problem> {
     let included: HashSet<PathBuf> = book
         .chapters
         .iter()
-        .flat_map(|c| includes_in(&c.text).into_iter().map(move |i| include_target(book, c, &i)))
+        .flat_map(|c| {
+            includes_in(&c.text)
+                .into_iter()
+                .map(move |i| include_target(book, c, &i))
+        })
         .collect();
     listing_files(&book.root)
         .into_iter()
@@ -571,7 +587,9 @@ pub fn check_links(book: &Book) -> Vec<Problem> {
                 rel_string(&book.src(), &target)
             };
             if target_rel.ends_with(".html") {
-                problems.push(problem(format!("{dest}: link to the .md file, mdBook rewrites it")));
+                problems.push(problem(format!(
+                    "{dest}: link to the .md file, mdBook rewrites it"
+                )));
                 continue;
             }
             if !book.src().join(&target_rel).exists() {
@@ -595,11 +613,20 @@ pub fn check_links(book: &Book) -> Vec<Problem> {
 /// Whether a listing compiles with bare `rustc`, i.e. needs nothing but std,
 /// which is all the Rust Playground can be relied on to have.
 pub fn compiles_with_std_alone(file: &Path) -> Result<bool, String> {
-    let out_dir = std::env::temp_dir().join(format!("guide-std-check-{}", std::process::id()));
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let out_dir =
+        std::env::temp_dir().join(format!("guide-std-check-{}-{call}", std::process::id()));
     std::fs::create_dir_all(&out_dir).map_err(|e| e.to_string())?;
     let stem = file.file_stem().unwrap_or_default().to_string_lossy();
     let status = Command::new(std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()))
-        .args(["--edition", "2024", "--crate-type", "bin", "--emit=metadata"])
+        .args([
+            "--edition",
+            "2024",
+            "--crate-type",
+            "bin",
+            "--emit=metadata",
+        ])
         .arg("--crate-name")
         .arg(stem.replace('-', "_"))
         .arg("--out-dir")
@@ -607,8 +634,9 @@ pub fn compiles_with_std_alone(file: &Path) -> Result<bool, String> {
         .arg(file)
         .stderr(std::process::Stdio::null())
         .status()
-        .map_err(|e| format!("cannot run rustc: {e}"))?;
-    Ok(status.success())
+        .map_err(|e| format!("cannot run rustc: {e}"));
+    let _ = std::fs::remove_dir_all(&out_dir);
+    Ok(status?.success())
 }
 
 /// A Rust block keeps its Run button exactly when it shows a whole std-only
@@ -622,7 +650,10 @@ pub fn check_playground(book: &Book) -> Vec<Problem> {
             if block.lang.as_deref() != Some("rust") {
                 continue;
             }
-            let runnable = !block.flags.iter().any(|f| f == "noplayground" || f == "ignore");
+            let runnable = !block
+                .flags
+                .iter()
+                .any(|f| f == "noplayground" || f == "ignore");
             for include in includes_in(&block.body) {
                 let target = include_target(book, chapter, &include);
                 let problem = |message: String| Problem {
@@ -634,7 +665,12 @@ pub fn check_playground(book: &Book) -> Vec<Problem> {
                     .entry(target.clone())
                     .or_insert_with(|| compiles_with_std_alone(&target))
                     .clone();
-                let name = include.path.rsplit('/').next().unwrap_or_default().to_string();
+                let name = include
+                    .path
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
                 match verdict {
                     Err(e) => problems.push(problem(e)),
                     Ok(true) if !runnable => problems.push(problem(format!(
@@ -670,8 +706,15 @@ pub fn check_titles(book: &Book) -> Vec<Problem> {
         .iter()
         .filter(|c| c.rel != "SUMMARY.md")
         .filter(|c| {
-            !Parser::new_ext(&c.text, markdown_options())
-                .any(|e| matches!(e, Event::Start(Tag::Heading { level: HeadingLevel::H1, .. })))
+            !Parser::new_ext(&c.text, markdown_options()).any(|e| {
+                matches!(
+                    e,
+                    Event::Start(Tag::Heading {
+                        level: HeadingLevel::H1,
+                        ..
+                    })
+                )
+            })
         })
         .map(|c| Problem {
             file: format!("src/{}", c.rel),

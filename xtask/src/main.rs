@@ -112,7 +112,10 @@ fn build_book() -> Result<std::path::PathBuf, String> {
     if let Some(stderr) = child.stderr.take() {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             eprintln!("{line}");
-            if line.split_whitespace().any(|w| w.trim_matches(['[', ']', ':']) == "ERROR") {
+            if line
+                .split_whitespace()
+                .any(|w| w.trim_matches(['[', ']', ':']) == "ERROR")
+            {
                 errors.push(line);
             }
         }
@@ -122,7 +125,10 @@ fn build_book() -> Result<std::path::PathBuf, String> {
         return Err(format!("mdbook build failed: {status}"));
     }
     if !errors.is_empty() {
-        return Err(format!("mdbook build logged {} ERROR line(s)", errors.len()));
+        return Err(format!(
+            "mdbook build logged {} ERROR line(s)",
+            errors.len()
+        ));
     }
     let problems = checks::check_all(&checks::Book::load(&root)?);
     if !problems.is_empty() {
@@ -164,9 +170,12 @@ fn browser_test() -> Result<(), String> {
     let book = build_book()?;
     let dir = repo_root().join("xtask").join("browser");
     if !dir.join("node_modules").is_dir() {
-        run(Command::new("npm")
-            .current_dir(&dir)
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]))?;
+        run(Command::new("npm").current_dir(&dir).args([
+            "ci",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+        ]))?;
     }
     run(Command::new("node")
         .current_dir(&dir)
@@ -180,7 +189,11 @@ fn bench(name: Option<&str>) -> Result<(), String> {
         return Err("usage: cargo xtask bench <name> (a file in listings/benches/)".into());
     };
     let root = repo_root();
-    if !root.join("listings/benches").join(format!("{name}.rs")).is_file() {
+    if !root
+        .join("listings/benches")
+        .join(format!("{name}.rs"))
+        .is_file()
+    {
         return Err(format!("no benchmark listings/benches/{name}.rs"));
     }
     let out = cargo()
@@ -220,5 +233,8 @@ fn machine_model() -> String {
 }
 
 fn display(root: &Path, file: &Path) -> String {
-    file.strip_prefix(root).unwrap_or(file).display().to_string()
+    file.strip_prefix(root)
+        .unwrap_or(file)
+        .display()
+        .to_string()
 }

@@ -47,9 +47,11 @@ impl Tool {
     }
 
     fn installed_binary(&self) -> PathBuf {
-        self.install_root()
-            .join("bin")
-            .join(format!("{}{}", self.krate, std::env::consts::EXE_SUFFIX))
+        self.install_root().join("bin").join(format!(
+            "{}{}",
+            self.krate,
+            std::env::consts::EXE_SUFFIX
+        ))
     }
 
     /// Whether `binary --version` names exactly the pinned version.
