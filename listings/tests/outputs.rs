@@ -60,7 +60,8 @@ fn listings() -> Vec<Listing> {
         });
     }
     for source in files_with_extension(&crate_dir().join("python"), "py") {
-        let mut command = Command::new(std::env::var_os("PYTHON").unwrap_or_else(|| "python3".into()));
+        let mut command =
+            Command::new(std::env::var_os("PYTHON").unwrap_or_else(|| "python3".into()));
         command.arg(&source).current_dir(crate_dir().join("python"));
         all.push(Listing { source, command });
     }
@@ -152,7 +153,10 @@ fn captured_outputs_match_the_programs() {
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("runner thread")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("runner thread"))
+            .collect()
     });
 
     let mut failures = Vec::new();
@@ -179,5 +183,8 @@ fn every_captured_output_belongs_to_a_listing() {
         .into_iter()
         .filter(|file| !sources.iter().any(|s| &output_file(s) == file))
         .collect();
-    assert!(orphans.is_empty(), "output files with no listing: {orphans:?}");
+    assert!(
+        orphans.is_empty(),
+        "output files with no listing: {orphans:?}"
+    );
 }

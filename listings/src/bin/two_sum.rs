@@ -55,17 +55,32 @@ pub fn index_pairs(amounts: &[i64], target: i64) -> Vec<(usize, usize)> {
 // ANCHOR: main
 fn main() {
     let transactions = [1, 2, 3, 4];
-    println!("value pairs of {transactions:?} summing to 5: {:?}", value_pairs(&transactions, 5));
+    println!(
+        "value pairs of {transactions:?} summing to 5: {:?}",
+        value_pairs(&transactions, 5)
+    );
 
     let repeated = [3, 3, 3, 2, 4];
-    println!("value pairs of {repeated:?} summing to 6: {:?}", value_pairs(&repeated, 6));
-    println!("index pairs of {repeated:?} summing to 6: {:?}", index_pairs(&repeated, 6));
+    println!(
+        "value pairs of {repeated:?} summing to 6: {:?}",
+        value_pairs(&repeated, 6)
+    );
+    println!(
+        "index pairs of {repeated:?} summing to 6: {:?}",
+        index_pairs(&repeated, 6)
+    );
 
     let signed = [-5, 12, 0, 7, -3];
-    println!("value pairs of {signed:?} summing to 7: {:?}", value_pairs(&signed, 7));
+    println!(
+        "value pairs of {signed:?} summing to 7: {:?}",
+        value_pairs(&signed, 7)
+    );
 
     let extreme = [i64::MIN, i64::MAX, -1, 0];
-    println!("value pairs of [MIN, MAX, -1, 0] summing to -1: {:?}", value_pairs(&extreme, -1));
+    println!(
+        "value pairs of [MIN, MAX, -1, 0] summing to -1: {:?}",
+        value_pairs(&extreme, -1)
+    );
 }
 // ANCHOR_END: main
 
@@ -108,12 +123,18 @@ mod tests {
 
     #[test]
     fn negative_amounts_and_zero_target() {
-        assert_eq!(sorted(value_pairs(&[-2, 2, -1, 1, 0], 0)), vec![(-2, 2), (-1, 1)]);
+        assert_eq!(
+            sorted(value_pairs(&[-2, 2, -1, 1, 0], 0)),
+            vec![(-2, 2), (-1, 1)]
+        );
     }
 
     #[test]
     fn extreme_values_do_not_overflow() {
-        assert_eq!(value_pairs(&[i64::MIN, i64::MAX], -1), vec![(i64::MIN, i64::MAX)]);
+        assert_eq!(
+            value_pairs(&[i64::MIN, i64::MAX], -1),
+            vec![(i64::MIN, i64::MAX)]
+        );
         assert!(value_pairs(&[i64::MAX, i64::MAX], i64::MIN).is_empty());
         assert!(value_pairs(&[i64::MIN, 1], i64::MAX).is_empty());
         assert!(value_pairs(&[i64::MIN, i64::MIN + 1], i64::MIN + 1).is_empty());
