@@ -724,6 +724,111 @@ pub fn check_titles(book: &Book) -> Vec<Problem> {
         .collect()
 }
 
+/// The sections every chapter of a folder has, in this order (the guide's
+/// chapter template). Other sections may stand between them.
+pub const TEMPLATES: [(&str, &[&str]); 2] = [
+    (
+        "problems/",
+        &[
+            "The short answer",
+            "Approach",
+            "Deep dive",
+            "Complexity",
+            "In code",
+            "Edge cases the tests check",
+            "Trade-offs",
+            "Pitfalls",
+            "Follow-ups",
+            "Sources",
+        ],
+    ),
+    (
+        "python/",
+        &[
+            "The short answer",
+            "Deep dive",
+            "In code",
+            "Trade-offs",
+            "Pitfalls",
+            "Follow-ups",
+            "Sources",
+        ],
+    ),
+];
+
+fn h2_and_h1(text: &str) -> (Option<String>, Vec<String>) {
+    let mut h1 = None;
+    let mut h2 = Vec::new();
+    let mut current: Option<(HeadingLevel, String)> = None;
+    for event in Parser::new_ext(text, markdown_options()) {
+        match event {
+            Event::Start(Tag::Heading { level, .. }) => current = Some((level, String::new())),
+            Event::Text(t) | Event::Code(t) => {
+                if let Some((_, content)) = current.as_mut() {
+                    content.push_str(&t);
+                }
+            }
+            Event::End(TagEnd::Heading(_)) => match current.take() {
+                Some((HeadingLevel::H1, t)) if h1.is_none() => h1 = Some(t),
+                Some((HeadingLevel::H2, t)) => h2.push(t),
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+    (h1, h2)
+}
+
+/// A chapter in a question folder follows the template: its title starts
+/// with the question number, the question is quoted as
+/// `> **Question N.M.**`, and the template's sections come in order.
+pub fn check_template(book: &Book) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for chapter in &book.chapters {
+        let Some((_, sections)) = TEMPLATES
+            .iter()
+            .find(|(dir, _)| chapter.rel.starts_with(dir))
+        else {
+            continue;
+        };
+        let problem = |message: String| Problem {
+            file: format!("src/{}", chapter.rel),
+            line: 1,
+            message,
+        };
+        let (h1, h2) = h2_and_h1(&chapter.text);
+        let number = h1
+            .as_deref()
+            .and_then(|t| t.split_whitespace().next())
+            .filter(|n| n.split('.').count() == 2 && n.split('.').all(|p| p.parse::<u8>().is_ok()));
+        match number {
+            None => problems.push(problem(
+                "title must start with the question number, e.g. `# 4.2 ...`".into(),
+            )),
+            Some(n) if !chapter.text.contains(&format!("> **Question {n}.**")) => {
+                problems.push(problem(format!(
+                    "the question must be quoted as `> **Question {n}.** ...`"
+                )))
+            }
+            Some(_) => {}
+        }
+        let mut next = 0;
+        for heading in &h2 {
+            if next < sections.len() && heading == sections[next] {
+                next += 1;
+            }
+        }
+        if next < sections.len() {
+            problems.push(problem(format!(
+                "section `## {}` missing or out of order (template: {})",
+                sections[next],
+                sections.join(", ")
+            )));
+        }
+    }
+    problems
+}
+
 /// Every check, in one list.
 pub fn check_all(book: &Book) -> Vec<Problem> {
     let mut all = Vec::new();
@@ -733,6 +838,7 @@ pub fn check_all(book: &Book) -> Vec<Problem> {
     all.extend(check_listings_included(book));
     all.extend(check_links(book));
     all.extend(check_titles(book));
+    all.extend(check_template(book));
     all.extend(check_playground(book));
     all
 }

@@ -47,3 +47,8 @@ fn every_page_has_a_title() {
 fn run_buttons_only_on_std_only_programs() {
     assert_none(checks::check_playground(&book()));
 }
+
+#[test]
+fn every_question_chapter_follows_the_template() {
+    assert_none(checks::check_template(&book()));
+}

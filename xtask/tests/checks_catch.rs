@@ -244,3 +244,30 @@ fn a_page_without_a_title_is_reported() {
         "src/intro.md:1: no `# ` title",
     );
 }
+
+#[test]
+fn a_chapter_off_the_template_is_reported() {
+    let f = Fixture::new("template");
+    f.write(
+        "src/problems/x.md",
+        "# 4.2 LRU cache\n\n> **Question 4.2.** Text.\n\n## The short answer\n## Deep dive\n## Approach\n",
+    );
+    let problems = checks::check_template(&f.book());
+    assert_reports(
+        problems.clone(),
+        "section `## Deep dive` missing or out of order",
+    );
+    f.write("src/problems/x.md", "# LRU cache\n");
+    assert_reports(
+        checks::check_template(&f.book()),
+        "title must start with the question number",
+    );
+    f.write(
+        "src/problems/x.md",
+        "# 4.2 LRU cache\n\nQuestion 4.2: text\n",
+    );
+    assert_reports(
+        checks::check_template(&f.book()),
+        "must be quoted as `> **Question 4.2.** ...`",
+    );
+}
