@@ -438,8 +438,8 @@ pub fn check_summary(book: &Book) -> Vec<Problem> {
 // ---------------------------------------------------------------------------
 // Listings are all shown
 
-/// The files a chapter must show: every program, every Python listing and
-/// every captured output.
+/// The files a chapter must show: every program, every Python listing,
+/// every captured output, and the source of crates nested in `listings/`.
 pub fn listing_files(root: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     for (dir, ext) in [
@@ -450,6 +450,15 @@ pub fn listing_files(root: &Path) -> Vec<PathBuf> {
         let mut found = Vec::new();
         if walk(&root.join(dir), &mut found).is_ok() {
             files.extend(found.into_iter().filter(|f| has_extension(f, ext)));
+        }
+    }
+    // Crates nested in listings/ (a proc-macro, say) are shown too.
+    if let Ok(entries) = std::fs::read_dir(root.join("listings")) {
+        for dir in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+            let mut found = Vec::new();
+            if dir.join("Cargo.toml").is_file() && walk(&dir.join("src"), &mut found).is_ok() {
+                files.extend(found.into_iter().filter(|f| has_extension(f, "rs")));
+            }
         }
     }
     files.sort();
@@ -641,7 +650,8 @@ pub fn compiles_with_std_alone(file: &Path) -> Result<bool, String> {
 
 /// A Rust block keeps its Run button exactly when it shows a whole std-only
 /// program (`{{#rustdoc_include}}` hides the rest of the file but sends it);
-/// any other listing is `noplayground`, and its chapter says how to run it.
+/// any other program is `noplayground`, and its chapter says how to run it;
+/// source that is not a program (a library, a proc-macro) is `noplayground`.
 pub fn check_playground(book: &Book) -> Vec<Problem> {
     let mut std_only: BTreeMap<PathBuf, Result<bool, String>> = BTreeMap::new();
     let mut problems = Vec::new();
@@ -661,6 +671,17 @@ pub fn check_playground(book: &Book) -> Vec<Problem> {
                     line: block.line,
                     message,
                 };
+                // Only a program (a file in listings/src/bin) can run; any
+                // other source shown (a library, a proc-macro) never can.
+                if !target.starts_with(book.root.join("listings/src/bin")) {
+                    if runnable {
+                        problems.push(problem(format!(
+                            "{} is not a program in listings/src/bin: mark the block noplayground",
+                            include.path
+                        )));
+                    }
+                    continue;
+                }
                 let verdict = std_only
                     .entry(target.clone())
                     .or_insert_with(|| compiles_with_std_alone(&target))

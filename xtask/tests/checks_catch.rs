@@ -271,3 +271,26 @@ fn a_chapter_off_the_template_is_reported() {
         "must be quoted as `> **Question 4.2.** ...`",
     );
 }
+
+#[test]
+fn library_source_is_shown_without_a_run_button() {
+    let f = Fixture::new("library");
+    f.write(
+        "listings/helper/src/lib.rs",
+        "// ANCHOR: all\npub fn helper() {}\n// ANCHOR_END: all\n",
+    );
+    f.write(
+        "src/intro.md",
+        "# Intro\n\n```rust\n{{#include ../listings/helper/src/lib.rs:all}}\n```\n",
+    );
+    assert_reports(
+        checks::check_playground(&f.book()),
+        "is not a program in listings/src/bin",
+    );
+    f.write(
+        "src/intro.md",
+        "# Intro\n\n```rust,noplayground\n{{#include ../listings/helper/src/lib.rs:all}}\n```\n",
+    );
+    let problems = checks::check_playground(&f.book());
+    assert!(problems.is_empty(), "{}", messages(&problems));
+}
