@@ -124,7 +124,8 @@ fn line_of(text: &str, byte: usize) -> usize {
 pub enum Selector {
     Whole,
     Anchor(String),
-    /// 1-based, inclusive start; exclusive end as mdBook reads `a:b`.
+    /// 1-based line numbers, both inclusive, as mdBook reads `a:b`
+    /// (`n` alone is line n only; a missing bound is the file's start or end).
     Lines(Option<usize>, Option<usize>),
 }
 
@@ -179,9 +180,7 @@ fn parse_selector(rest: &str) -> Selector {
             Selector::Lines(number(a), number(b))
         }
         None if rest.trim().is_empty() => Selector::Whole,
-        None if number(rest).is_some() => {
-            Selector::Lines(number(rest), number(rest).map(|n| n + 1))
-        }
+        None if number(rest).is_some() => Selector::Lines(number(rest), number(rest)),
         _ => Selector::Anchor(rest.trim().to_string()),
     }
 }
@@ -233,7 +232,7 @@ fn selected_text(file: &str, selector: &Selector) -> Result<String, String> {
         Selector::Lines(a, b) => {
             let lines: Vec<&str> = file.lines().collect();
             let from = a.unwrap_or(1).saturating_sub(1);
-            let to = b.map(|b| b.saturating_sub(1)).unwrap_or(lines.len());
+            let to = b.unwrap_or(lines.len());
             if from >= lines.len() || to <= from {
                 return Err(format!(
                     "line range selects nothing (file has {} lines)",

@@ -294,3 +294,34 @@ fn library_source_is_shown_without_a_run_button() {
     let problems = checks::check_playground(&f.book());
     assert!(problems.is_empty(), "{}", messages(&problems));
 }
+
+#[test]
+fn line_ranges_select_what_mdbook_shows() {
+    let f = Fixture::new("ranges");
+    f.write(
+        "listings/src/bin/demo.rs",
+        "// ANCHOR: main\nfn main() {\n    println!(\"hi\");\n}\n// ANCHOR_END: main\n",
+    );
+    // Ranges are inclusive (5:5 is line 5); 6 and 6:9 are past the end.
+    for (selector, ok) in [
+        ("5", true),
+        ("2:5", true),
+        ("6", false),
+        ("6:9", false),
+        (":1", true),
+    ] {
+        f.write(
+            "src/intro.md",
+            &format!(
+                "# Intro\n\n```text\n{{{{#include ../listings/src/bin/demo.rs:{selector}}}}}\n```\n"
+            ),
+        );
+        let problems = checks::check_includes(&f.book());
+        assert_eq!(
+            problems.is_empty(),
+            ok,
+            "{selector}: {}",
+            messages(&problems)
+        );
+    }
+}
