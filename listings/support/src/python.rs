@@ -1,0 +1,175 @@
+//! The project's Python environments, set up on first use.
+//!
+//! Every Python listing runs in a virtual environment made from one pinned
+//! lock file, `listings/requirements.txt` (every package with its hashes).
+//! On first use `cargo test` creates `.venv/py3.X/` at the repository root
+//! for each CPython 3.11+ it finds, installs the lock into it with
+//! `pip install --require-hashes`, and reuses it while the lock is
+//! unchanged. Offline, or with no CPython 3.11+, the callers report a skip
+//! with the reason (a failure under `REQUIRE_SERVICES=1`).
+//!
+//! Interpreters: `GUIDE_PYTHONS` (a `PATH`-style list) when set; otherwise
+//! `python3` on `PATH` (or `$PYTHON`), then every `python3.N` on `PATH`,
+//! then every version that pyenv installed. The first is the primary one,
+//! which runs the linters; the captured outputs are checked under each.
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::repo_root;
+
+/// A CPython that can host an environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interpreter {
+    pub path: PathBuf,
+    /// `3.11`, or `3.13t` for a free-threaded build.
+    pub version: String,
+}
+
+/// The lock file every environment is installed from.
+pub fn lock_file() -> PathBuf {
+    repo_root().join("listings").join("requirements.txt")
+}
+
+fn candidates() -> Vec<PathBuf> {
+    if let Some(list) = std::env::var_os("GUIDE_PYTHONS") {
+        return std::env::split_paths(&list).collect();
+    }
+    let mut found = vec![std::env::var_os("PYTHON").map_or_else(|| "python3".into(), PathBuf::from)];
+    found.extend((11..=20).map(|minor| PathBuf::from(format!("python3.{minor}"))));
+    let pyenv = std::env::var_os("PYENV_ROOT")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pyenv")));
+    if let Some(Ok(versions)) = pyenv.map(|root| fs::read_dir(root.join("versions"))) {
+        let mut dirs: Vec<PathBuf> = versions.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        dirs.sort();
+        found.extend(dirs.into_iter().map(|d| d.join("bin").join("python3")));
+    }
+    found
+}
+
+/// `3.12` (or `3.13t`) when `path` runs a CPython 3.11 or newer.
+fn cpython_version(path: &Path) -> Option<String> {
+    const PROBE: &str = "import sys, sysconfig; \
+        print(sys.implementation.name, sys.version_info[0], sys.version_info[1], \
+        't' if sysconfig.get_config_var('Py_GIL_DISABLED') else '')";
+    let out = Command::new(path).args(["-c", PROBE]).output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let words: Vec<&str> = text.split_whitespace().collect();
+    match words.as_slice() {
+        ["cpython", major, minor, rest @ ..] => {
+            let (major, minor): (u32, u32) = (major.parse().ok()?, minor.parse().ok()?);
+            ((major, minor) >= (3, 11)).then(|| format!("{major}.{minor}{}", rest.join("")))
+        }
+        _ => None,
+    }
+}
+
+/// Every CPython 3.11+ found, one per version, the primary one first.
+pub fn interpreters() -> Vec<Interpreter> {
+    let mut found: Vec<Interpreter> = Vec::new();
+    for path in candidates() {
+        if let Some(version) = cpython_version(&path)
+            && !found.iter().any(|i| i.version == version)
+        {
+            found.push(Interpreter { path, version });
+        }
+    }
+    found
+}
+
+/// The environment's folder for one interpreter version.
+pub fn environment_dir(version: &str) -> PathBuf {
+    repo_root().join(".venv").join(format!("py{version}"))
+}
+
+fn venv_python(dir: &Path) -> PathBuf {
+    if cfg!(windows) {
+        dir.join("Scripts").join("python.exe")
+    } else {
+        dir.join("bin").join("python")
+    }
+}
+
+/// The environment's Python for `interpreter`, creating or refreshing the
+/// environment first when the lock file changed. Safe to call from several
+/// processes at once: they take turns on a lock file.
+pub fn environment(interpreter: &Interpreter) -> Result<PathBuf, String> {
+    let lock = fs::read_to_string(lock_file())
+        .map_err(|e| format!("cannot read {}: {e}", lock_file().display()))?;
+    let dir = environment_dir(&interpreter.version);
+    let parent = dir.parent().unwrap_or(&dir).to_path_buf();
+    fs::create_dir_all(&parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    let guard = File::create(parent.join(format!("py{}.lock", interpreter.version)))
+        .map_err(|e| e.to_string())?;
+    guard.lock().map_err(|e| format!("cannot lock the environment: {e}"))?;
+    let stamp = dir.join("installed-requirements.txt");
+    let python = venv_python(&dir);
+    if python.is_file() && fs::read_to_string(&stamp).is_ok_and(|s| s == lock) {
+        return Ok(python);
+    }
+    eprintln!(
+        "python: setting up {} for Python {} from listings/requirements.txt (once)",
+        dir.display(),
+        interpreter.version
+    );
+    let _ = fs::remove_dir_all(&dir);
+    let made = run(Command::new(&interpreter.path).arg("-m").arg("venv").arg(&dir))
+        .and_then(|()| {
+            run(Command::new(&python)
+                .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+                .args(["--require-hashes", "--no-deps", "-r"])
+                .arg(lock_file()))
+        })
+        .and_then(|()| fs::write(&stamp, &lock).map_err(|e| e.to_string()));
+    if let Err(e) = made {
+        let _ = fs::remove_dir_all(&dir);
+        return Err(format!(
+            "could not set up the Python {} environment (offline?): {e}",
+            interpreter.version
+        ));
+    }
+    Ok(python)
+}
+
+fn run(command: &mut Command) -> Result<(), String> {
+    let out = command
+        .output()
+        .map_err(|e| format!("cannot run {command:?}: {e}"))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let tail: Vec<&str> = stderr.lines().rev().take(6).collect();
+    Err(format!(
+        "{:?} failed ({}): {}",
+        command.get_program(),
+        out.status,
+        tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+    ))
+}
+
+/// The primary interpreter's environment: what the linters and a reader's
+/// own runs use.
+pub fn primary_environment() -> Result<PathBuf, String> {
+    let first = interpreters()
+        .into_iter()
+        .next()
+        .ok_or("no CPython 3.11 or newer found (set GUIDE_PYTHONS or PYTHON)")?;
+    environment(&first)
+}
+
+/// A tool installed in the primary environment (`ruff`, `mypy`, ...).
+pub fn tool(name: &str) -> Result<PathBuf, String> {
+    let python = primary_environment()?;
+    let bin = python.parent().unwrap_or(Path::new("")).join(name);
+    if bin.is_file() {
+        Ok(bin)
+    } else {
+        Err(format!("{name} is not in {}", bin.display()))
+    }
+}
