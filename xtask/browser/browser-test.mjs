@@ -7,26 +7,33 @@
 //   here with a fixture because this machine has no network;
 // - every Mermaid diagram becomes an SVG, and none is Mermaid's error image;
 // - every link to a #fragment inside the book lands on an element that exists;
-// - searching for each chapter's key term (search-terms.json) lists it;
-// - with no saved choice, the theme follows the system's light/dark setting.
+// - searching for each chapter's key term (guide.toml [search]) lists it;
+// - with no saved choice, the theme follows the system's light/dark setting;
+// - the reader's budget (guide.toml [budget]): a page without a diagram
+//   loads at most page_kb in all (HTML, scripts, styles, fonts, images),
+//   Mermaid's script loads only on pages with a diagram, and the search
+//   index stays within its per-page budget;
+// - follow-up answers are folded until the reader opens them, and the
+//   flashcard deck is served.
 //
-// Usage: node browser-test.mjs <built book dir> <SUMMARY.md>
+// Usage: node browser-test.mjs <built book dir> <SUMMARY.md> <shape.json>
+// (shape.json is guide.toml as JSON, written by `cargo xtask browser-test`)
 // Chromium: $CHROMIUM, else /usr/bin/chromium.
 
 import { chromium } from 'playwright-core';
 import { createServer } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { extname, join, normalize, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-const [bookDir, summaryPath] = process.argv.slice(2).map((p) => resolve(p));
-if (!bookDir || !summaryPath) {
-  console.error('usage: node browser-test.mjs <book dir> <SUMMARY.md>');
+const [bookDir, summaryPath, shapePath] = process.argv.slice(2).map((p) => resolve(p));
+if (!bookDir || !summaryPath || !shapePath) {
+  console.error('usage: node browser-test.mjs <book dir> <SUMMARY.md> <shape.json>');
   process.exit(2);
 }
-const here = dirname(fileURLToPath(import.meta.url));
-const searchTerms = JSON.parse(readFileSync(join(here, 'search-terms.json'), 'utf8'));
+const shape = JSON.parse(readFileSync(shapePath, 'utf8'));
+const searchTerms = shape.search;
+const budget = shape.budget;
 
 const PLAYGROUND_CRATES = 'https://play.rust-lang.org/meta/crates';
 const MIME = {
@@ -80,13 +87,20 @@ async function newContext(browser, base, colorScheme, problems) {
   return context;
 }
 
+// Watches a page; returns what it loaded from the book, url -> bytes.
 function watch(page, base, problems) {
+  const loaded = new Map();
   page.on('pageerror', (e) => problems.push(`uncaught: ${e.message}`));
   page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
-  page.on('response', (r) => {
-    if (r.url().startsWith(base) && r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`);
+  page.on('response', async (r) => {
+    if (!r.url().startsWith(base)) return;
+    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`);
+    try { loaded.set(r.url(), (await r.body()).length); } catch { /* redirects have no body */ }
   });
+  return loaded;
 }
+
+const kb = (bytes) => `${(bytes / 1024).toFixed(0)} KB`;
 
 async function mermaidProblems(page) {
   // A ```mermaid block that the preprocessor did not convert stays a code block.
@@ -121,6 +135,7 @@ async function main() {
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   let diagrams = 0;
+  const weights = [];
   try {
     // 1. Every page, in both colour schemes (Mermaid picks its theme at load).
     const ids = new Map();
@@ -133,12 +148,29 @@ async function main() {
       for (const chapter of pages) {
         const pageProblems = [];
         const page = await context.newPage();
-        watch(page, base, pageProblems);
+        const loaded = watch(page, base, pageProblems);
         await page.goto(base + chapter.html, { waitUntil: 'load' });
         await page.waitForLoadState('networkidle');
         const mermaid = await mermaidProblems(page);
         if (colorScheme === 'light') diagrams += mermaid.count;
         pageProblems.push(...mermaid.problems);
+        const bytes = [...loaded.values()].reduce((a, b) => a + b, 0);
+        const mermaidLoaded = [...loaded.keys()].some((u) => u.includes('mermaid.min'));
+        if (mermaid.count === 0 && mermaidLoaded) pageProblems.push('loaded Mermaid without a diagram');
+        if (mermaid.count > 0 && !mermaidLoaded) pageProblems.push('has a diagram but did not load Mermaid');
+        if (colorScheme === 'light' && mermaid.count === 0) {
+          weights.push({ page: chapter.html, bytes });
+          if (bytes > budget.page_kb * 1024) {
+            const top = [...loaded].sort((a, b) => b[1] - a[1]).slice(0, 4)
+              .map(([u, n]) => `${u.slice(base.length)} ${kb(n)}`).join(', ');
+            pageProblems.push(`loads ${kb(bytes)}, over the ${budget.page_kb} KB budget (largest: ${top})`);
+          }
+        }
+        if (colorScheme === 'light' && /^\d+\.\d+ /.test(chapter.title ?? '')) {
+          const folded = await page.$$eval('details', (ds) => ds.map((d) => d.open));
+          if (folded.length === 0) pageProblems.push('no folded follow-ups (<details>)');
+          if (folded.some((open) => open)) pageProblems.push('a follow-up answer is open before the reader asks');
+        }
         const title = await page.locator('#mdbook-content h1').first().textContent().catch(() => null);
         if (!title) pageProblems.push('no <h1> in the page content');
         if (colorScheme === 'light' && chapter.html !== 'print.html') {
@@ -165,7 +197,22 @@ async function main() {
     }
     check(`every #fragment link inside the book resolves (${links.length} links read)`, broken);
 
-    // 3. Search lists each chapter for its key term.
+    // 3. The heaviest page without a diagram, the search index, the deck.
+    weights.sort((a, b) => b.bytes - a.bytes);
+    console.log(`# heaviest pages without a diagram: ${weights.slice(0, 3)
+      .map((w) => `${w.page} ${kb(w.bytes)}`).join(', ')}`);
+    const index = readdirSync(bookDir).find((f) => /^searchindex.*\.js$/.test(f));
+    const indexBytes = index ? statSync(join(bookDir, index)).size : 0;
+    const indexBudget = budget.search_index_kb_per_page * (chapters.length);
+    console.log(`# search index: ${kb(indexBytes)} for ${chapters.length} pages`);
+    check(`search index ${kb(indexBytes)} within ${indexBudget} KB (${budget.search_index_kb_per_page} KB a page)`,
+      !index ? ['no searchindex*.js in the book'] : indexBytes > indexBudget * 1024 ? ['over budget'] : []);
+    const deck = await (await fetch(base + 'flashcards.txt')).text().catch(() => '');
+    const cards = deck.split('\n').filter((l) => l && !l.startsWith('#')).length;
+    check(`the flashcard deck is served (${cards} cards)`,
+      deck.startsWith('#separator:tab') && cards > 0 ? [] : ['flashcards.txt missing or not an Anki text file']);
+
+    // 4. Search lists each chapter for its key term.
     const problems = [];
     const context = await newContext(browser, base, 'light', problems);
     for (const chapter of chapters) {
@@ -186,7 +233,7 @@ async function main() {
     }
     await context.close();
 
-    // 4. The theme follows the system when the reader has not chosen one.
+    // 5. The theme follows the system when the reader has not chosen one.
     for (const [colorScheme, expected] of [['light', 'light'], ['dark', 'navy']]) {
       const themeProblems = [];
       const ctx = await newContext(browser, base, colorScheme, themeProblems);

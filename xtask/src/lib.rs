@@ -1,7 +1,10 @@
 //! The guide's tooling, as a library so that `cargo test` runs the same
 //! checks as `cargo xtask check`.
 
+pub mod assets;
 pub mod checks;
+pub mod flashcards;
+pub mod shape;
 pub mod tools;
 
 use std::path::PathBuf;

@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 
-use xtask::{checks, repo_root, tools};
+use xtask::{assets, checks, repo_root, shape::Shape, tools};
 
 const HELP: &str = "\
 usage: cargo xtask <command>
@@ -55,18 +55,24 @@ fn run(command: &mut Command) -> Result<(), String> {
     }
 }
 
-/// Writes Mermaid's JavaScript, from the pinned mdbook-mermaid, beside
-/// book.toml. The files are generated, never committed, so they always
-/// match the preprocessor's version.
+/// Writes Mermaid's JavaScript, from the pinned mdbook-mermaid, into
+/// `src/mermaid/`, from where mdBook copies it into the book. The files are
+/// generated, never committed, so they always match the preprocessor's
+/// version. `mermaid-loader.js` (committed, the book's only additional
+/// script) loads them on the pages that have a diagram, and nowhere else.
 fn install_mermaid_assets(path: &OsString) -> Result<(), String> {
-    let root = repo_root();
-    for asset in ["mermaid.min.js", "mermaid-init.js"] {
-        let _ = std::fs::remove_file(root.join(asset));
-    }
+    let scratch = std::env::temp_dir()
+        .join(format!("guide-mermaid-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
+    // `mdbook-mermaid install` also edits the book.toml it finds, so it
+    // runs on a scratch book, and only its two scripts are kept.
+    std::fs::write(scratch.join("book.toml"), "[book]\n")
+        .map_err(|e| e.to_string())?;
     let out = Command::new("mdbook-mermaid")
         .env("PATH", path)
         .arg("install")
-        .arg(&root)
+        .arg(&scratch)
         .output()
         .map_err(|e| format!("cannot run mdbook-mermaid: {e}"))?;
     if !out.status.success() {
@@ -75,17 +81,65 @@ fn install_mermaid_assets(path: &OsString) -> Result<(), String> {
             String::from_utf8_lossy(&out.stderr)
         ));
     }
+    let target = repo_root().join("src").join("mermaid");
+    std::fs::create_dir_all(&target).map_err(|e| e.to_string())?;
+    for asset in ["mermaid.min.js", "mermaid-init.js"] {
+        std::fs::copy(scratch.join(asset), target.join(asset))
+            .map_err(|e| format!("cannot copy {asset}: {e}"))?;
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
     Ok(())
+}
+
+/// Writes `theme/highlight.js`: mdBook's own highlight.js (taken from the
+/// pinned mdBook's default theme) with only the languages guide.toml keeps.
+/// Generated, never committed; mdBook uses it in place of its 138 KB bundle.
+fn install_trimmed_highlight(path: &OsString) -> Result<(), String> {
+    let shape = Shape::load(&repo_root())?;
+    let scratch = std::env::temp_dir()
+        .join(format!("guide-theme-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    let out = Command::new("mdbook")
+        .env("PATH", path)
+        .args(["init", "--theme", "--force", "--ignore", "none"])
+        .args(["--title", "scratch"])
+        .arg(&scratch)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run mdbook init: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "mdbook init --theme failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let bundle = ["theme/highlight.js", "src/theme/highlight.js"]
+        .iter()
+        .find_map(|rel| std::fs::read_to_string(scratch.join(rel)).ok())
+        .ok_or("mdbook init --theme wrote no highlight.js")?;
+    let trimmed = assets::trim_highlight(&bundle, &shape.highlight.languages)?;
+    let _ = std::fs::remove_dir_all(&scratch);
+    let target = repo_root().join("theme").join("highlight.js");
+    std::fs::write(&target, trimmed)
+        .map_err(|e| format!("cannot write {}: {e}", target.display()))
+}
+
+/// Everything the build derives before mdBook runs.
+fn prepare_book(path: &OsString) -> Result<(), String> {
+    install_mermaid_assets(path)?;
+    install_trimmed_highlight(path)
 }
 
 fn serve(args: &[String]) -> Result<(), String> {
     let port = match args {
         [] => "3000".to_string(),
-        [flag, port] if flag == "--port" && port.parse::<u16>().is_ok() => port.clone(),
+        [flag, port] if flag == "--port" && port.parse::<u16>().is_ok() => {
+            port.clone()
+        }
         _ => return Err("usage: cargo xtask serve [--port N]".into()),
     };
     let path = tools::ensure_all()?;
-    install_mermaid_assets(&path)?;
+    prepare_book(&path)?;
     println!("xtask: serving the book at http://localhost:{port}");
     run(Command::new("mdbook")
         .env("PATH", &path)
@@ -98,7 +152,7 @@ fn serve(args: &[String]) -> Result<(), String> {
 /// line fails the build.
 fn build_book() -> Result<std::path::PathBuf, String> {
     let path = tools::ensure_all()?;
-    install_mermaid_assets(&path)?;
+    prepare_book(&path)?;
     let root = repo_root();
     let mut child = Command::new("mdbook")
         .env("PATH", &path)
@@ -159,11 +213,12 @@ fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
 
+/// Every listing package has a `tests/outputs.rs`; run them all, writing.
 fn regenerate_outputs() -> Result<(), String> {
     run(cargo()
         .current_dir(repo_root())
         .env("UPDATE_OUTPUTS", "1")
-        .args(["test", "--quiet", "-p", "listings", "--test", "outputs"]))
+        .args(["test", "--quiet", "--test", "outputs"]))
 }
 
 fn browser_test() -> Result<(), String> {
@@ -177,28 +232,41 @@ fn browser_test() -> Result<(), String> {
             "--loglevel=error",
         ]))?;
     }
+    // The browser test reads the book's shape (search terms, budget) as JSON.
+    let shape = Shape::load(&repo_root())?;
+    let json = repo_root().join("target").join("guide-shape.json");
+    std::fs::create_dir_all(json.parent().unwrap_or(&dir))
+        .map_err(|e| e.to_string())?;
+    std::fs::write(
+        &json,
+        serde_json::to_string_pretty(&shape).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| format!("cannot write {}: {e}", json.display()))?;
     run(Command::new("node")
         .current_dir(&dir)
         .arg("browser-test.mjs")
         .arg(&book)
-        .arg(repo_root().join("src").join("SUMMARY.md")))
+        .arg(repo_root().join("src").join("SUMMARY.md"))
+        .arg(&json))
 }
 
 fn bench(name: Option<&str>) -> Result<(), String> {
     let Some(name) = name else {
-        return Err("usage: cargo xtask bench <name> (a file in listings/benches/)".into());
+        return Err(
+            "usage: cargo xtask bench <name> (a file in listings/benches/benches/)"
+                .into(),
+        );
     };
     let root = repo_root();
-    if !root
-        .join("listings/benches")
-        .join(format!("{name}.rs"))
-        .is_file()
-    {
-        return Err(format!("no benchmark listings/benches/{name}.rs"));
+    let source = root.join(format!("listings/benches/benches/{name}.rs"));
+    if !source.is_file() {
+        return Err(format!("no benchmark {}", display(&root, &source)));
     }
+    // The benchmark prints its table and ratios on stdout (recorded) and
+    // its progress on stderr (shown, not recorded).
     let out = cargo()
         .current_dir(&root)
-        .args(["bench", "--quiet", "-p", "listings", "--bench", name])
+        .args(["bench", "--quiet", "-p", "benches", "--bench", name])
         .stderr(Stdio::inherit())
         .output()
         .map_err(|e| format!("cannot run cargo bench: {e}"))?;
@@ -210,12 +278,17 @@ fn bench(name: Option<&str>) -> Result<(), String> {
     let results = root.join("listings/benches/results");
     std::fs::create_dir_all(&results).map_err(|e| e.to_string())?;
     let file = results.join(format!("{name}.txt"));
-    let header = format!(
-        "$ cargo xtask bench {name}    # {} cores, {}\n",
+    // The command that re-runs it, then the machine, each within the
+    // book's 80 columns.
+    let machine = format!(
+        "# measured on {} cores, {}",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         machine_model()
     );
-    std::fs::write(&file, format!("{header}{table}")).map_err(|e| e.to_string())?;
+    let machine: String = machine.chars().take(80).collect();
+    let header = format!("$ cargo xtask bench {name}\n{machine}\n\n");
+    std::fs::write(&file, format!("{header}{table}"))
+        .map_err(|e| e.to_string())?;
     println!("xtask: recorded {}", display(&root, &file));
     Ok(())
 }

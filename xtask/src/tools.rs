@@ -36,7 +36,10 @@ pub fn tools_root() -> PathBuf {
     }
     let cache = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(|home| PathBuf::from(home).join(".cache"))
+        })
         .unwrap_or_else(std::env::temp_dir);
     cache.join("senior-backend-guide").join("tools")
 }

@@ -5,7 +5,8 @@ use xtask::checks::{self, Book, Problem};
 use xtask::repo_root;
 
 fn book() -> Book {
-    Book::load(&repo_root()).expect("the book's sources are readable")
+    Book::load(&repo_root())
+        .expect("the book's sources and guide.toml are readable")
 }
 
 fn assert_none(problems: Vec<Problem>) {
@@ -29,6 +30,16 @@ fn summary_and_files_on_disk_agree() {
 }
 
 #[test]
+fn parts_and_chapters_match_guide_toml() {
+    assert_none(checks::check_sections(&book()));
+}
+
+#[test]
+fn every_page_has_a_search_term() {
+    assert_none(checks::check_search_terms(&book()));
+}
+
+#[test]
 fn every_listing_file_is_included_by_a_chapter() {
     assert_none(checks::check_listings_included(&book()));
 }
@@ -44,11 +55,26 @@ fn every_page_has_a_title() {
 }
 
 #[test]
-fn run_buttons_only_on_std_only_programs() {
+fn run_buttons_only_on_std_only_programs_once_each() {
     assert_none(checks::check_playground(&book()));
 }
 
 #[test]
-fn every_question_chapter_follows_the_template() {
+fn every_question_chapter_follows_its_template() {
     assert_none(checks::check_template(&book()));
+}
+
+#[test]
+fn shown_code_fits_the_readers_budget() {
+    assert_none(checks::check_budget(&book()));
+}
+
+#[test]
+fn every_question_chapter_contributes_its_flashcards() {
+    assert_none(checks::check_quiz(&book()));
+}
+
+#[test]
+fn every_check_at_once_finds_nothing() {
+    assert_none(checks::check_all(&book()));
 }

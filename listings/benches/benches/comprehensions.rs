@@ -10,18 +10,51 @@
 //! - `sum_after_collect`: build the `Vec` of squares, then sum it, as
 //!   `sum([...])` does in Python.
 //!
+//! It prints the ratios that 1.8 discusses: adapters against loops, and
+//! collecting first against streaming.
+//!
 //! Run: `cargo xtask bench comprehensions`.
 
 #[allow(dead_code)]
 #[path = "../../python/src/bin/comprehensions/main.rs"]
 mod comprehensions;
 
+use std::hint::black_box;
+
+use benches::Harness;
+use comprehensions::{
+    even_squares_adapters, even_squares_loop, sum_even_squares_collected,
+    sum_even_squares_loop, sum_even_squares_streaming,
+};
+
 const SIZES: [usize; 2] = [1_000, 1_000_000];
 const SEED: u64 = 0x5EED_0108;
 
 fn main() {
     same_results_everywhere();
-    divan::main();
+    let inputs = SIZES.map(|n| (n, input(n)));
+    let h = &mut Harness::new("comprehensions", "items");
+    at_each_size(h, &inputs, "collect_adapters", even_squares_adapters);
+    at_each_size(h, &inputs, "collect_loop", even_squares_loop);
+    at_each_size(h, &inputs, "sum_adapters", sum_even_squares_streaming);
+    at_each_size(h, &inputs, "sum_loop", sum_even_squares_loop);
+    at_each_size(h, &inputs, "sum_after_collect", sum_even_squares_collected);
+    h.run();
+    h.print_table();
+    h.ratios_at("sum_adapters", "sum_loop", &SIZES);
+    h.ratios_at("sum_after_collect", "sum_adapters", &SIZES);
+    h.ratios_at("collect_adapters", "collect_loop", &SIZES);
+}
+
+fn at_each_size<'a, T: 'a>(
+    h: &mut Harness<'a>,
+    inputs: &'a [(usize, Vec<u32>)],
+    name: &str,
+    f: impl Fn(&[u32]) -> T + Copy + 'a,
+) {
+    for (n, xs) in inputs {
+        h.bench(name, n, move || f(black_box(xs)));
+    }
 }
 
 fn input(n: usize) -> Vec<u32> {
@@ -48,34 +81,4 @@ fn same_results_everywhere() {
         assert_eq!(comprehensions::sum_even_squares_loop(&xs), sum);
         assert_eq!(comprehensions::sum_even_squares_collected(&xs), sum);
     }
-}
-
-#[divan::bench(args = SIZES)]
-fn collect_adapters(bencher: divan::Bencher, n: usize) {
-    let xs = input(n);
-    bencher.bench_local(|| comprehensions::even_squares_adapters(divan::black_box(&xs)));
-}
-
-#[divan::bench(args = SIZES)]
-fn collect_loop(bencher: divan::Bencher, n: usize) {
-    let xs = input(n);
-    bencher.bench_local(|| comprehensions::even_squares_loop(divan::black_box(&xs)));
-}
-
-#[divan::bench(args = SIZES)]
-fn sum_adapters(bencher: divan::Bencher, n: usize) {
-    let xs = input(n);
-    bencher.bench_local(|| comprehensions::sum_even_squares_streaming(divan::black_box(&xs)));
-}
-
-#[divan::bench(args = SIZES)]
-fn sum_loop(bencher: divan::Bencher, n: usize) {
-    let xs = input(n);
-    bencher.bench_local(|| comprehensions::sum_even_squares_loop(divan::black_box(&xs)));
-}
-
-#[divan::bench(args = SIZES)]
-fn sum_after_collect(bencher: divan::Bencher, n: usize) {
-    let xs = input(n);
-    bencher.bench_local(|| comprehensions::sum_even_squares_collected(divan::black_box(&xs)));
 }

@@ -13,12 +13,17 @@
 //! Speed-up = time of `sequential` / time of the contender. Thread start-up
 //! is included in the threaded runs, as it is in a real program.
 //!
+//! It prints the speed-ups and the slow-down that 1.1 discusses.
+//!
 //! Run: `cargo xtask bench gil`.
 
 #[allow(dead_code)]
 #[path = "../../python/src/bin/gil/main.rs"]
 mod gil;
 
+use std::hint::black_box;
+
+use benches::Harness;
 use gil::Workload;
 
 const STEPS: u64 = 4_000_000;
@@ -35,7 +40,28 @@ const WORKLOADS: [Workload; 2] = [
 
 fn main() {
     same_checksums_everywhere();
-    divan::main();
+    // A single lock round trip per step is slow (about 0.4 s a run), so
+    // fewer samples than the default keep the whole run under a minute.
+    let mut h = Harness::new("gil", "steps/switch").samples(25);
+    h.bench("sequential", "", move || {
+        gil::run_sequentially(black_box(&WORKLOADS))
+    });
+    h.bench("parallel_threads", "", move || {
+        gil::run_in_parallel(black_box(&WORKLOADS))
+    });
+    for steps_per_switch in [1, 10_000] {
+        h.bench("global_lock", steps_per_switch, move || {
+            gil::run_under_global_lock(black_box(&WORKLOADS), steps_per_switch)
+                .expect("steps_per_switch is non-zero")
+                .checksums
+        });
+    }
+    h.run();
+    h.print_table();
+    // Speed-ups over one thread, then the slow-down of switching each step.
+    h.ratio("sequential", "parallel_threads");
+    h.ratio("sequential", "global_lock at 10000");
+    h.ratio("global_lock at 1", "sequential");
 }
 
 /// The three ways must do the same work, or the timings compare nothing.
@@ -47,21 +73,4 @@ fn same_checksums_everywhere() {
             .expect("steps_per_switch is non-zero");
         assert_eq!(locked.checksums, sequential);
     }
-}
-
-#[divan::bench]
-fn sequential() -> Vec<u64> {
-    gil::run_sequentially(divan::black_box(&WORKLOADS))
-}
-
-#[divan::bench]
-fn parallel_threads() -> Vec<u64> {
-    gil::run_in_parallel(divan::black_box(&WORKLOADS))
-}
-
-#[divan::bench(args = [1, 10_000])]
-fn global_lock(steps_per_switch: u64) -> Vec<u64> {
-    gil::run_under_global_lock(divan::black_box(&WORKLOADS), steps_per_switch)
-        .expect("steps_per_switch is non-zero")
-        .checksums
 }

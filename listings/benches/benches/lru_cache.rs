@@ -4,7 +4,7 @@
 //! Keys are drawn uniformly (splitmix64, fixed seed) from a key space twice
 //! the capacity, so about half the lookups miss and each miss at a full cache
 //! evicts. Every run starts from an empty cache, so filling it is measured
-//! too. Three contenders:
+//! too. Four contenders:
 //! - `index_linked_siphash`: the chapter's cache (std `HashMap`, SipHash-1-3),
 //!   made with `new`, so it grows while it fills;
 //! - `index_linked_reserved_siphash`: the same, made with
@@ -14,10 +14,17 @@
 //! - `lru_crate_foldhash`: `lru::LruCache` as it comes (hashbrown's default
 //!   hasher, foldhash).
 //!
+//! It prints the ratios that 4.2 discusses: the two data structures with the
+//! same hasher, growing against reserving, and the two hashers, plus the
+//! time per key of this cache.
+//!
 //! Run: `cargo xtask bench lru_cache`.
 
 use std::collections::hash_map::RandomState;
+use std::hint::black_box;
 use std::num::NonZeroUsize;
+
+use benches::Harness;
 
 #[allow(dead_code)]
 #[path = "../../problems/src/bin/lru_cache/main.rs"]
@@ -28,14 +35,49 @@ const CAPACITIES: [usize; 3] = [100, 1_000, 10_000];
 const SEED: u64 = 0x5EED_0042;
 
 fn main() {
-    // The check doubles as a warm-up, so the first benchmark in the table
-    // does not pay for a cold process (page faults, caches) alone.
-    for _ in 0..10 {
-        same_hits_everywhere();
-    }
+    same_hits_everywhere();
     // 25 samples of a 100,000-key run each: medians settle, and the whole
     // table takes seconds, which keeps it clear of bursts of other load.
-    divan::Divan::from_args().sample_count(25).main();
+    let mut h = Harness::new("lru_cache", "capacity").samples(25);
+    for capacity in CAPACITIES {
+        let keys = workload(capacity);
+        h.bench("index_linked_siphash", capacity, move || {
+            let cache = lru_cache::LruCache::new(black_box(capacity));
+            run_index_linked(cache, &keys)
+        });
+    }
+    for capacity in CAPACITIES {
+        let keys = workload(capacity);
+        h.bench("index_linked_reserved_siphash", capacity, move || {
+            let capacity = black_box(capacity);
+            let cache = lru_cache::LruCache::try_with_capacity(capacity)
+                .expect("benchmark capacities fit in memory");
+            run_index_linked(cache, &keys)
+        });
+    }
+    for capacity in CAPACITIES {
+        let keys = workload(capacity);
+        h.bench("lru_crate_siphash", capacity, move || {
+            let capacity = non_zero(black_box(capacity));
+            let cache =
+                lru::LruCache::with_hasher(capacity, RandomState::new());
+            run_lru_crate(cache, &keys)
+        });
+    }
+    for capacity in CAPACITIES {
+        let keys = workload(capacity);
+        h.bench("lru_crate_foldhash", capacity, move || {
+            let cache = lru::LruCache::new(non_zero(black_box(capacity)));
+            run_lru_crate(cache, &keys)
+        });
+    }
+    h.run();
+    h.print_table();
+    let ours = "index_linked_reserved_siphash";
+    h.ratios_at(ours, "lru_crate_siphash", &CAPACITIES);
+    h.ratios_at("index_linked_siphash", ours, &CAPACITIES);
+    h.ratios_at("lru_crate_siphash", "lru_crate_foldhash", &CAPACITIES);
+    h.per_item(&format!("{ours} at {}", CAPACITIES[0]), OPERATIONS, "key");
 }
 
 /// splitmix64: a tiny, well-mixed generator, enough for a fixed workload.
@@ -62,7 +104,10 @@ fn non_zero(capacity: usize) -> NonZeroUsize {
     NonZeroUsize::new(capacity).expect("benchmark capacities are non-zero")
 }
 
-fn run_index_linked(mut cache: lru_cache::LruCache<u64, u64>, keys: &[u64]) -> usize {
+fn run_index_linked(
+    mut cache: lru_cache::LruCache<u64, u64>,
+    keys: &[u64],
+) -> usize {
     let mut hits = 0;
     for &key in keys {
         if cache.get(&key).is_some() {
@@ -95,47 +140,8 @@ fn same_hits_everywhere() {
     for capacity in CAPACITIES {
         let keys = workload(capacity);
         let ours = run_index_linked(lru_cache::LruCache::new(capacity), &keys);
-        let theirs = run_lru_crate(lru::LruCache::new(non_zero(capacity)), &keys);
+        let theirs =
+            run_lru_crate(lru::LruCache::new(non_zero(capacity)), &keys);
         assert_eq!(ours, theirs, "hit counts differ at capacity {capacity}");
     }
-}
-
-#[divan::bench(args = CAPACITIES)]
-fn index_linked_siphash(bencher: divan::Bencher, capacity: usize) {
-    let keys = workload(capacity);
-    bencher.bench_local(|| {
-        let cache = lru_cache::LruCache::new(divan::black_box(capacity));
-        run_index_linked(cache, &keys)
-    });
-}
-
-#[divan::bench(args = CAPACITIES)]
-fn index_linked_reserved_siphash(bencher: divan::Bencher, capacity: usize) {
-    let keys = workload(capacity);
-    bencher.bench_local(|| {
-        let cache = lru_cache::LruCache::try_with_capacity(divan::black_box(capacity))
-            .expect("benchmark capacities fit in memory");
-        run_index_linked(cache, &keys)
-    });
-}
-
-#[divan::bench(args = CAPACITIES)]
-fn lru_crate_siphash(bencher: divan::Bencher, capacity: usize) {
-    let keys = workload(capacity);
-    bencher.bench_local(|| {
-        let cache =
-            lru::LruCache::with_hasher(non_zero(divan::black_box(capacity)), RandomState::new());
-        run_lru_crate(cache, &keys)
-    });
-}
-
-#[divan::bench(args = CAPACITIES)]
-fn lru_crate_foldhash(bencher: divan::Bencher, capacity: usize) {
-    let keys = workload(capacity);
-    bencher.bench_local(|| {
-        run_lru_crate(
-            lru::LruCache::new(non_zero(divan::black_box(capacity))),
-            &keys,
-        )
-    });
 }

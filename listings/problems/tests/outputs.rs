@@ -10,6 +10,10 @@ fn captured_outputs_match_the_programs() {
 
 #[test]
 fn every_captured_output_belongs_to_a_listing() {
-    let orphans = support::outputs::orphans(Path::new(env!("CARGO_MANIFEST_DIR")));
-    assert!(orphans.is_empty(), "output files with no listing: {orphans:?}");
+    let orphans =
+        support::outputs::orphans(Path::new(env!("CARGO_MANIFEST_DIR")));
+    assert!(
+        orphans.is_empty(),
+        "output files with no listing: {orphans:?}"
+    );
 }

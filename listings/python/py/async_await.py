@@ -28,8 +28,14 @@ import asyncio
 import inspect
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
-from collections.abc import Iterator
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Coroutine,
+    Generator,
+    Iterable,
+    Iterator,
+)
 from typing import Any, NamedTuple
 
 ACCESS_LOG = """\
@@ -75,9 +81,7 @@ def parse_source(text: str) -> Generator[Record, None, int]:
     return malformed
 
 
-def parse_all(
-    sources: Iterable[str], malformed: list[int]
-) -> Iterator[Record]:
+def parse_all(sources: Iterable[str], malformed: list[int]) -> Iterator[Record]:
     for text in sources:
         # PEP 380: values flow straight through; the return value lands here.
         malformed.append((yield from parse_source(text)))
@@ -89,7 +93,7 @@ def server_errors(records: Iterable[Record]) -> Iterator[Record]:
 
 def errors_by_path(records: Iterable[Record]) -> Counter[str]:
     return Counter(record.path for record in records)
-# ANCHOR_END: pipeline
+    # ANCHOR_END: pipeline
 
 
 # ANCHOR: send
@@ -116,7 +120,7 @@ def drive(coroutine: Coroutine[Any, Any, int]) -> int:
     except StopIteration as stop:
         return int(stop.value)
     raise RuntimeError("the coroutine suspended; it needs an event loop")
-# ANCHOR_END: send
+    # ANCHOR_END: send
 
 
 # ANCHOR: timeouts
@@ -142,7 +146,7 @@ async def with_wait_for(trace: list[str]) -> str:
         return await asyncio.wait_for(slow_call(trace), timeout=0.05)
     except TimeoutError:  # asyncio.TimeoutError is this same class since 3.11
         return "timed out"
-# ANCHOR_END: timeouts
+    # ANCHOR_END: timeouts
 
 
 # ANCHOR: taskgroup
@@ -177,7 +181,7 @@ async def group_failure(trace: list[str]) -> list[str]:
     except* ValueError as errors:
         caught = [str(error) for error in errors.exceptions]
     return caught
-# ANCHOR_END: taskgroup
+    # ANCHOR_END: taskgroup
 
 
 # ANCHOR: blocking
@@ -198,7 +202,7 @@ async def ticks_during(work: Callable[[], Awaitable[None]]) -> int:
     trace.append("end")
     stop.set()
     await ticking
-    return trace[trace.index("start"):trace.index("end")].count("tick")
+    return trace[trace.index("start") : trace.index("end")].count("tick")
 
 
 WORK_SECONDS = 0.2
@@ -219,7 +223,7 @@ async def sleep_in_thread() -> None:
 async def sleep_in_executor() -> None:
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, time.sleep, WORK_SECONDS)
-# ANCHOR_END: blocking
+    # ANCHOR_END: blocking
 
 
 # ANCHOR: cancel
@@ -249,7 +253,7 @@ async def cancel(
     except asyncio.CancelledError:
         trace.append("awaiting it raised CancelledError")
     return task.cancelled(), trace
-# ANCHOR_END: cancel
+    # ANCHOR_END: cancel
 
 
 def show_pipeline() -> None:
@@ -263,8 +267,10 @@ def show_pipeline() -> None:
     counts = errors_by_path([first, *pipeline])
     assert counts == {"/api/orders": 2, "/api/jobs": 1}, counts
     assert malformed == [1, 0], malformed
-    print(f"5xx by path: {dict(sorted(counts.items()))}; "
-          f"malformed lines per source (yield from): {malformed}")
+    print(
+        f"5xx by path: {dict(sorted(counts.items()))}; "
+        f"malformed lines per source (yield from): {malformed}"
+    )
 
 
 def show_coroutines() -> None:
@@ -274,15 +280,19 @@ def show_coroutines() -> None:
     means = [primed, mean.send(10), mean.send(20), mean.send(60)]
     mean.close()
     assert means == [0.0, 10.0, 15.0, 30.0] and closed, (means, closed)
-    print(f"generator coroutine: send(10), send(20), send(60) -> {means[1:]}; "
-          f"close() ran finally: {bool(closed)}")
+    print(
+        f"generator coroutine: send(10), send(20), send(60) -> {means[1:]}; "
+        f"close() ran finally: {bool(closed)}"
+    )
     coroutine = answer()
     assert inspect.iscoroutine(coroutine)
     not_an_iterator = not hasattr(coroutine, "__next__")
     assert not_an_iterator
     assert drive(coroutine) == 42
-    print(f"async def coroutine driven by send(None) returns "
-          f"{drive(answer())}; not an iterator: {not_an_iterator}")
+    print(
+        f"async def coroutine driven by send(None) returns "
+        f"{drive(answer())}; not an iterator: {not_an_iterator}"
+    )
 
 
 async def show_asyncio() -> None:
@@ -290,20 +300,26 @@ async def show_asyncio() -> None:
     results = [await with_timeout_block(trace), await with_wait_for(trace)]
     assert results == ["timed out", "timed out"], results
     assert trace == ["slow_call cancelled", "slow_call cancelled"], trace
-    print(f"asyncio.timeout and wait_for: {results}, inner work "
-          f"cancelled both times: {len(trace) == 2}")
+    print(
+        f"asyncio.timeout and wait_for: {results}, inner work "
+        f"cancelled both times: {len(trace) == 2}"
+    )
 
     results, finished = await fan_out()
     assert results == ["A", "B", "C"] and finished == ["b", "c", "a"]
-    print(f"TaskGroup results in submission order {results}, "
-          f"completion order {finished}")
+    print(
+        f"TaskGroup results in submission order {results}, "
+        f"completion order {finished}"
+    )
 
     trace = []
     caught = await group_failure(trace)
     assert caught == ["upstream returned 502"], caught
     assert trace == ["slow_call cancelled"], trace
-    print(f"TaskGroup failure: except* caught {caught}, sibling cancelled: "
-          f"{trace == ['slow_call cancelled']}")
+    print(
+        f"TaskGroup failure: except* caught {caught}, sibling cancelled: "
+        f"{trace == ['slow_call cancelled']}"
+    )
 
     blocked = await ticks_during(blocking_sleep)
     assert blocked == 0, blocked
@@ -319,13 +335,17 @@ async def show_asyncio() -> None:
     print(f"cancel(): task.cancelled() = {cancelled}, trace {trace}")
     cancelled, trace = await cancel(swallow_errors)
     assert cancelled and "swallowed" not in trace, trace
-    print(f"except Exception inside the task did not stop the "
-          f"cancellation: {cancelled}")
+    print(
+        f"except Exception inside the task did not stop the "
+        f"cancellation: {cancelled}"
+    )
     base = issubclass(asyncio.CancelledError, BaseException)
     plain = issubclass(asyncio.CancelledError, Exception)
     assert base and not plain
-    print(f"CancelledError is a BaseException but not an Exception: "
-          f"{base and not plain}")
+    print(
+        f"CancelledError is a BaseException but not an Exception: "
+        f"{base and not plain}"
+    )
 
 
 def main() -> None:

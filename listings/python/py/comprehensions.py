@@ -65,7 +65,7 @@ def map_and_filter_are_lazy() -> tuple[int, int]:
     before = square.calls
     assert list(kept) == [0, 4, 16]
     return before, square.calls
-# ANCHOR_END: laziness
+    # ANCHOR_END: laziness
 
 
 # ANCHOR: outermost
@@ -81,7 +81,7 @@ def outermost_iterable_is_evaluated_at_once() -> int:
     made_before_iterating = sources_made
     assert list(squares) == [0, 1, 4]
     return made_before_iterating
-# ANCHOR_END: outermost
+    # ANCHOR_END: outermost
 
 
 def second_pass_of(items: Iterator[int]) -> list[int]:
@@ -110,7 +110,7 @@ def peak_bytes_while_summing(build: str, n: int) -> int:
         tracemalloc.stop()
     assert total == (n - 1) * n * (2 * n - 1) // 6
     return peak
-# ANCHOR_END: memory
+    # ANCHOR_END: memory
 
 
 # ANCHOR: scope
@@ -136,7 +136,7 @@ def frame_names_in_traceback(expression: str) -> list[str]:
         frames = traceback.extract_tb(error.__traceback__)
         return [frame.name for frame in frames][1:-1]
     raise AssertionError("boom() did not raise")
-# ANCHOR_END: scope
+    # ANCHOR_END: scope
 
 
 def main() -> None:

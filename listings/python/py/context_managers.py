@@ -53,7 +53,7 @@ def balances(conn: sqlite3.Connection) -> dict[str, int]:
 
 
 def transfer(conn: sqlite3.Connection, src: str, dst: str, cents: int) -> None:
-    """Two writes; the second fails on the CHECK constraint when src is short."""
+    """Two writes; the second breaks the CHECK constraint if src is short."""
     conn.execute(
         "UPDATE accounts SET cents = cents + ? WHERE owner = ?", (cents, dst)
     )
@@ -64,14 +64,14 @@ def transfer(conn: sqlite3.Connection, src: str, dst: str, cents: int) -> None:
 
 # ANCHOR: class_based
 class Transaction:
-    """BEGIN on entry; COMMIT on success; ROLLBACK on error, which propagates."""
+    """BEGIN; COMMIT on success; ROLLBACK on error, which propagates."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 
     def __enter__(self) -> sqlite3.Connection:
         if self.conn.in_transaction:
-            raise RuntimeError("a transaction is already open on this connection")
+            raise RuntimeError("transaction already open on this connection")
         self.conn.execute("BEGIN")
         return self.conn
 
@@ -86,7 +86,7 @@ class Transaction:
         else:
             self.conn.execute("ROLLBACK")
         return False  # never swallow the exception
-# ANCHOR_END: class_based
+        # ANCHOR_END: class_based
 
 
 # ANCHOR: generator_based
@@ -100,7 +100,7 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         raise  # re-raise: the caller sees the original exception
     else:
         conn.execute("COMMIT")
-# ANCHOR_END: generator_based
+    # ANCHOR_END: generator_based
 
 
 Begin = Callable[
@@ -137,7 +137,7 @@ def run_cases(begin: Begin) -> list[tuple[str, str, dict[str, int]]]:
     assert not conn.in_transaction
     conn.close()
     return results
-# ANCHOR_END: transaction_cases
+    # ANCHOR_END: transaction_cases
 
 
 EXPECTED_CASES = [
@@ -173,7 +173,9 @@ class ShardDown(ConnectionError):
     pass
 
 
-def open_shard(name: str, log: list[str]) -> contextlib.AbstractContextManager[str]:
+def open_shard(
+    name: str, log: list[str]
+) -> contextlib.AbstractContextManager[str]:
     @contextlib.contextmanager
     def shard() -> Iterator[str]:
         if name.startswith("down"):
@@ -203,7 +205,7 @@ def query_shards(
 
 def _fail_to_flush(name: str) -> None:
     raise OSError(f"could not flush {name}")
-# ANCHOR_END: exit_stack
+    # ANCHOR_END: exit_stack
 
 
 def exit_stack_cases() -> list[tuple[str, str, list[str]]]:
@@ -255,16 +257,17 @@ def sqlite_with_does_not_close() -> dict[str, object]:
     # implicitly before the INSERT, and `with conn:` ends it.
     with contextlib.closing(sqlite3.connect(":memory:")) as conn:
         conn.execute("CREATE TABLE t (x INTEGER)")
+        count_rows = "SELECT count(*) FROM t"
         try:
             with conn:
                 conn.execute("INSERT INTO t VALUES (1)")
                 raise KeyError("abort")
         except KeyError:
             pass
-        rows_after_rollback = conn.execute("SELECT count(*) FROM t").fetchone()[0]
+        rows_after_rollback = conn.execute(count_rows).fetchone()[0]
         with conn:
             conn.execute("INSERT INTO t VALUES (2)")
-        still_open = conn.execute("SELECT count(*) FROM t").fetchone()[0] == 1
+        still_open = conn.execute(count_rows).fetchone()[0] == 1
     try:
         conn.execute("SELECT 1")
         closed_by_closing = False
@@ -275,7 +278,7 @@ def sqlite_with_does_not_close() -> dict[str, object]:
         "connection usable after `with conn:`": still_open,
         "closed after contextlib.closing": closed_by_closing,
     }
-# ANCHOR_END: sqlite_with
+    # ANCHOR_END: sqlite_with
 
 
 # ANCHOR: async_with
@@ -305,7 +308,7 @@ async def async_cases() -> dict[str, int]:
     result = balances(conn)
     conn.close()
     return result
-# ANCHOR_END: async_with
+    # ANCHOR_END: async_with
 
 
 def main() -> None:
@@ -322,7 +325,10 @@ def main() -> None:
             print(f"    balances after: {after}")
 
     assert nested_transaction_is_refused()
-    print("a second Transaction on the same connection: refused, outer rolled back")
+    print(
+        "a second Transaction on the same connection: "
+        "refused, outer rolled back"
+    )
 
     shard_cases = exit_stack_cases()
     assert shard_cases == EXPECTED_EXIT_STACK, shard_cases

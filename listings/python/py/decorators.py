@@ -100,7 +100,7 @@ def metadata_lost(wrapper: Callable[..., object]) -> list[str]:
     if inspect.signature(wrapper) != inspect.signature(fetch_user):
         lost.append("signature")
     return lost
-# ANCHOR_END: wraps
+    # ANCHOR_END: wraps
 
 
 # ANCHOR: assignments
@@ -117,7 +117,7 @@ def wrapper_assignments_match_this_version() -> bool:
         and annotations_attr in assigned
         and functools.WRAPPER_UPDATES == ("__dict__",)
     )
-# ANCHOR_END: assignments
+    # ANCHOR_END: assignments
 
 
 # ANCHOR: lru
@@ -175,7 +175,7 @@ def fib(n: int) -> int:
 @functools.cache
 def fib_stdlib(n: int) -> int:
     return n if n < 2 else fib_stdlib(n - 1) + fib_stdlib(n - 2)
-# ANCHOR_END: lru
+    # ANCHOR_END: lru
 
 
 StrDecorator = Callable[[Callable[[str], str]], Callable[[str], str]]
@@ -266,7 +266,7 @@ def requires_role(role: str) -> Callable[[Handler], Endpoint]:
 @requires_role("admin")
 def admin_report(request: Request, user: User) -> Response:
     return Response(200, f"quarterly report for {user.name}")
-# ANCHOR_END: auth
+    # ANCHOR_END: auth
 
 
 def get(path: str, token: str | None = None) -> Request:
@@ -329,7 +329,7 @@ def leaky_report(request: Request, user: User) -> Response:
 @cache_by_path
 def safe_report(request: Request, user: User) -> Response:
     return Response(200, "q3 numbers")
-# ANCHOR_END: order
+    # ANCHOR_END: order
 
 
 # ANCHOR: retry
@@ -363,7 +363,7 @@ def flaky(failures: int) -> Callable[[], str]:
         return f"ok after {len(attempts)} attempts"
 
     return call_upstream
-# ANCHOR_END: retry
+    # ANCHOR_END: retry
 
 
 def show_sugar() -> None:
@@ -374,8 +374,15 @@ def show_sugar() -> None:
 
 def show_wraps() -> None:
     lost = metadata_lost(naive_trace(fetch_user))
-    expected = ["__name__", "__qualname__", "__doc__", "__annotations__",
-                "__dict__", "__wrapped__", "signature"]
+    expected = [
+        "__name__",
+        "__qualname__",
+        "__doc__",
+        "__annotations__",
+        "__dict__",
+        "__wrapped__",
+        "signature",
+    ]
     assert lost == expected, lost
     print(f"without functools.wraps the wrapper loses: {', '.join(lost)}")
     kept = traced(fetch_user)
@@ -395,17 +402,21 @@ def show_caches() -> None:
     # for every n >= 3.
     assert (ours.hits, ours.misses) == (30 - 2, 30 + 1), ours
     assert (ours.hits, ours.misses) == (theirs.hits, theirs.misses), theirs
-    print(f"fib(30): by hand hits={ours.hits} misses={ours.misses}; "
-          f"functools.cache hits={theirs.hits} misses={theirs.misses}")
+    print(
+        f"fib(30): by hand hits={ours.hits} misses={ours.misses}; "
+        f"functools.cache hits={theirs.hits} misses={theirs.misses}"
+    )
 
     loads, info = profile_loads(lru_cache_by_hand(maxsize=2))
     std_loads, std = profile_loads(functools.lru_cache(maxsize=2))
     assert loads == std_loads == ["ann", "bob", "cy", "bob"], std_loads
     assert (info.hits, info.misses, info.currsize) == (1, 4, 2), info
     assert (std.hits, std.misses, std.currsize) == (1, 4, 2), std
-    print(f"LRU maxsize=2 over ann,bob,ann,cy,bob: loads {loads}, "
-          f"hits={info.hits} misses={info.misses}, "
-          "as functools.lru_cache")
+    print(
+        f"LRU maxsize=2 over ann,bob,ann,cy,bob: loads {loads}, "
+        f"hits={info.hits} misses={info.misses}, "
+        "as functools.lru_cache"
+    )
 
     try:
         fib([1])  # type: ignore[arg-type]
@@ -418,8 +429,10 @@ def show_caches() -> None:
 
 
 def show_auth() -> None:
-    basic = {"path": "/admin/report",
-             "headers": {"authorization": "Basic YWxpY2U6cHc="}}
+    basic = {
+        "path": "/admin/report",
+        "headers": {"authorization": "Basic YWxpY2U6cHc="},
+    }
     cases = [
         ("no token", get("/admin/report"), 401),
         ("Basic scheme", basic, 401),
@@ -431,8 +444,9 @@ def show_auth() -> None:
         response = admin_report(request)
         assert response.status == status, (label, response)
         challenge = response.headers.get("WWW-Authenticate", "-")
-        print(f"  {label:<15} -> {response.status}  {challenge}  "
-              f"{response.body}")
+        print(
+            f"  {label:<15} -> {response.status}  {challenge}  {response.body}"
+        )
     challenge = unauthorized(None).headers["WWW-Authenticate"]
     assert challenge == 'Bearer realm="api"', challenge
     # wraps makes the endpoint report the handler's signature, not its own.
@@ -447,7 +461,7 @@ def show_order() -> None:
     TRACE.clear()
     assert ping() == "pong"
     calls = ["enter outer", "enter inner", "ping", "exit inner", "exit outer"]
-    assert TRACE == calls, TRACE
+    assert calls == TRACE, TRACE
     print(f"entered top-down: {TRACE}")
 
     admin = get("/admin/report", "alice-token")
@@ -456,8 +470,10 @@ def show_order() -> None:
     leaked = leaky_report(anonymous).status
     refused = safe_report(anonymous).status
     assert (leaked, refused) == (200, 401), (leaked, refused)
-    print(f"anonymous after admin: cache above auth -> {leaked}, "
-          f"auth above cache -> {refused}")
+    print(
+        f"anonymous after admin: cache above auth -> {leaked}, "
+        f"auth above cache -> {refused}"
+    )
 
 
 def show_retry() -> None:
@@ -469,8 +485,10 @@ def show_retry() -> None:
     else:
         gave_up = False
     assert gave_up
-    print(f"retry(times=3): two failures -> {flaky(failures=2)()!r}; "
-          f"three failures re-raise: {gave_up}")
+    print(
+        f"retry(times=3): two failures -> {flaky(failures=2)()!r}; "
+        f"three failures re-raise: {gave_up}"
+    )
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ calls, so the output is the same on every standard CPython 3.11+ build.
 Timings are compared against wide margins and never printed.
 """
 
+import itertools
 import sys
 import sysconfig
 import threading
@@ -58,7 +59,7 @@ def sleepers_overlap() -> bool:
     run_in_threads(sleep_a_while, SLEEPERS)
     elapsed = time.perf_counter() - start
     return elapsed < OVERLAP_THRESHOLD_SECONDS
-# ANCHOR_END: io_bound
+    # ANCHOR_END: io_bound
 
 
 # ANCHOR: cpu_bound
@@ -87,7 +88,7 @@ def cores_used_by_cpu_threads() -> float:
     cpu = time.process_time() - cpu_start
     wall = time.perf_counter() - wall_start
     return cpu / wall
-# ANCHOR_END: cpu_bound
+    # ANCHOR_END: cpu_bound
 
 
 # ANCHOR: free_threading
@@ -102,13 +103,13 @@ def build_supports_free_threading() -> bool:
     """Whether this interpreter was built with --disable-gil (PEP 703)."""
     flag: object = sysconfig.get_config_var("Py_GIL_DISABLED")
     return flag == 1
-# ANCHOR_END: free_threading
+    # ANCHOR_END: free_threading
 
 
 # ANCHOR: processes
 def split_range(start: int, stop: int, parts: int) -> list[tuple[int, int]]:
     bounds = [start + (stop - start) * i // parts for i in range(parts + 1)]
-    return list(zip(bounds[:-1], bounds[1:]))
+    return list(itertools.pairwise(bounds))
 
 
 def collatz_steps_of(bounds: tuple[int, int]) -> int:
@@ -121,7 +122,7 @@ def collatz_in_processes(start: int, stop: int, workers: int) -> int:
     with ProcessPoolExecutor(max_workers=workers) as pool:
         ranges = split_range(start, stop, workers)
         return sum(pool.map(collatz_steps_of, ranges))
-# ANCHOR_END: processes
+    # ANCHOR_END: processes
 
 
 def main() -> None:

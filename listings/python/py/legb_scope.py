@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable
+from typing import ClassVar
 
 # ANCHOR: legb
 scope = "global"
@@ -46,7 +47,7 @@ def outer() -> tuple[str, str]:
 
 def read_builtin() -> Callable[..., int]:
     return len  # not local, enclosing or global: the builtins module
-# ANCHOR_END: legb
+    # ANCHOR_END: legb
 
 
 # ANCHOR: global_nonlocal
@@ -74,11 +75,13 @@ def make_broken_counter() -> Callable[[], int]:
     count = 0
 
     def increment() -> int:
-        count += 1  # an assignment anywhere in the body makes `count` local
+        # An assignment anywhere in the body makes `count` local, so this
+        # reads a local that has no value yet: UnboundLocalError.
+        count += 1  # noqa: F823 (the error this function exists to show)
         return count
 
     return increment
-# ANCHOR_END: global_nonlocal
+    # ANCHOR_END: global_nonlocal
 
 
 # ANCHOR: mangling
@@ -101,7 +104,7 @@ class AdminSession(Session):
 
 class _Internal:
     __flag = True  # leading underscores of the class name are stripped
-# ANCHOR_END: mangling
+    # ANCHOR_END: mangling
 
 
 # ANCHOR: class_scope
@@ -111,7 +114,10 @@ def class_body_comprehension() -> list[int]:
         # Only the first iterable, range(2), is evaluated in the class body.
         # The element expression runs in the comprehension's own scope,
         # whose lookups skip the class body: `rate` is not found.
-        scaled = [rate * n for n in range(2)]
+        scaled: ClassVar[list[int]] = [
+            rate * n  # type: ignore[name-defined]  # noqa: F821 (NameError)
+            for n in range(2)
+        ]
 
     return Pricing.scaled
 
@@ -119,7 +125,7 @@ def class_body_comprehension() -> list[int]:
 def class_body_first_iterable() -> list[int]:
     class Pricing:
         rate = 3
-        steps = [n for n in range(rate)]
+        steps: ClassVar[list[int]] = [n for n in range(rate)]
 
     return Pricing.steps
 
@@ -128,23 +134,29 @@ class Pricing:
     rate = 3
 
     def broken_total(self, n: int) -> int:
-        return rate * n  # type: ignore[name-defined]  # NameError at call time
+        total: int = rate * n  # type: ignore[name-defined]  # noqa: F821
+        return total  # never reached: the line above raises NameError
 
     def total(self, n: int) -> int:
         return self.rate * n
-# ANCHOR_END: class_scope
+        # ANCHOR_END: class_scope
 
 
 # ANCHOR: late_binding
 def late_bound() -> list[int]:
-    callbacks = [lambda: i for i in range(3)]  # all share one `i`
+    callbacks: list[Callable[[], int]] = [
+        lambda: i  # noqa: B023 (on purpose: all share one `i`)
+        for i in range(3)
+    ]
     return [f() for f in callbacks]
 
 
 def early_bound() -> list[int]:
-    callbacks = [lambda i=i: i for i in range(3)]  # default evaluated now
+    # A default is evaluated when the lambda is made, so each keeps its own
+    # `i` (and takes an optional argument: hence `...` in the type).
+    callbacks: list[Callable[..., int]] = [lambda i=i: i for i in range(3)]
     return [f() for f in callbacks]
-# ANCHOR_END: late_binding
+    # ANCHOR_END: late_binding
 
 
 def error_type(action: Callable[[], object]) -> type[BaseException]:
@@ -160,8 +172,16 @@ def show_legb() -> None:
     assert (local, enclosing, read_global()) == ("local", "enclosing", "global")
     assert read_builtin() is builtins.len
     assert outer.__code__.co_cellvars == ("scope",)
-    print("L:", local, "| E:", enclosing, "| G:", read_global(), "| B: len is builtins.len:",
-          read_builtin() is builtins.len)
+    print(
+        "L:",
+        local,
+        "| E:",
+        enclosing,
+        "| G:",
+        read_global(),
+        "| B: len is builtins.len:",
+        read_builtin() is builtins.len,
+    )
 
 
 def show_global_and_nonlocal() -> None:
@@ -174,7 +194,12 @@ def show_global_and_nonlocal() -> None:
     assert first.__code__.co_freevars == ("count",)
     cell = first.__closure__[0] if first.__closure__ else None
     assert cell is not None and cell.cell_contents == 3
-    print("nonlocal: two counters ->", counts, "| free variable:", first.__code__.co_freevars)
+    print(
+        "nonlocal: two counters ->",
+        counts,
+        "| free variable:",
+        first.__code__.co_freevars,
+    )
 
     broken = error_type(make_broken_counter())
     assert broken is UnboundLocalError and issubclass(broken, NameError)
@@ -185,7 +210,10 @@ def show_global_and_nonlocal() -> None:
         lambda: compile("def f():\n    nonlocal x\n", "<demo>", "exec")
     )
     assert module_level is SyntaxError and no_binding is SyntaxError
-    print("nonlocal at module level, or with no enclosing binding:", module_level.__name__)
+    print(
+        "nonlocal at module level, or with no enclosing binding:",
+        module_level.__name__,
+    )
 
 
 def show_mangling() -> None:
@@ -194,15 +222,23 @@ def show_mangling() -> None:
         "_Session__token": "parent-secret",
         "_AdminSession__token": "admin-secret",
     }
-    assert (admin.parent_token(), admin.admin_token()) == ("parent-secret", "admin-secret")
-    assert admin._Session__token == "parent-secret"  # type: ignore[attr-defined]
+    assert (admin.parent_token(), admin.admin_token()) == (
+        "parent-secret",
+        "admin-secret",
+    )
+    token = admin._Session__token  # type: ignore[attr-defined]
+    assert token == "parent-secret"
     assert not hasattr(admin, "__token")  # a string is never mangled
     assert "_Internal__flag" in vars(_Internal)
     print("mangling: instance attributes", sorted(vars(admin)))
-    print("mangling: reachable from outside as admin._Session__token:",
-          admin._Session__token == "parent-secret")  # type: ignore[attr-defined]
-    print("mangling: class _Internal stores __flag as", [k for k in vars(_Internal)
-                                                       if k.endswith("flag")][0])
+    print(
+        "mangling: reachable from outside as admin._Session__token:",
+        token == "parent-secret",
+    )
+    print(
+        "mangling: class _Internal stores __flag as",
+        next(k for k in vars(_Internal) if k.endswith("flag")),
+    )
 
 
 def show_class_scope() -> None:
@@ -211,10 +247,20 @@ def show_class_scope() -> None:
     assert class_body_first_iterable() == [0, 1, 2]
     in_method = error_type(lambda: Pricing().broken_total(2))
     assert in_method is NameError and Pricing().total(2) == 6
-    print("class body: name used inside a comprehension ->", in_comprehension.__name__)
-    print("class body: name used as the first iterable ->", class_body_first_iterable())
-    print("class body: name used bare inside a method ->", in_method.__name__,
-          "| via self ->", Pricing().total(2))
+    print(
+        "class body: name used inside a comprehension ->",
+        in_comprehension.__name__,
+    )
+    print(
+        "class body: name used as the first iterable ->",
+        class_body_first_iterable(),
+    )
+    print(
+        "class body: name used bare inside a method ->",
+        in_method.__name__,
+        "| via self ->",
+        Pricing().total(2),
+    )
 
 
 def show_late_binding() -> None:

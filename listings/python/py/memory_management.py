@@ -31,6 +31,7 @@ import tracemalloc
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import ClassVar
 
 
 @contextmanager
@@ -72,7 +73,7 @@ def none_count_moves_as_predicted() -> bool:
     del nones
     expected = 0 if sys.version_info >= (3, 12) else 1000
     return after - before == expected
-# ANCHOR_END: refcount
+    # ANCHOR_END: refcount
 
 
 class Session:
@@ -89,18 +90,18 @@ def freed_when_last_reference_goes() -> bool:
         finalizer = weakref.finalize(session, lambda: None)
         del session  # the count drops to zero here
         return not finalizer.alive
-# ANCHOR_END: freed_at_zero
+    # ANCHOR_END: freed_at_zero
 
 
 # ANCHOR: cycle
 class Peer:
     """Two peers that point at each other form a reference cycle."""
 
-    finalized: list[str] = []
+    finalized: ClassVar[list[str]] = []  # one list, shared by the class
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.other: "Peer | None" = None
+        self.other: Peer | None = None
 
     def __del__(self) -> None:
         Peer.finalized.append(self.name)
@@ -124,7 +125,7 @@ def cycle_needs_the_collector() -> dict[str, bool]:
         "__del__ ran for both": sorted(Peer.finalized) == ["a", "b"],
         "gc.garbage is empty": gc.garbage == [],
     }
-# ANCHOR_END: cycle
+    # ANCHOR_END: cycle
 
 
 # ANCHOR: weakref
@@ -168,7 +169,7 @@ def weak_cache() -> dict[str, bool]:
         "'alice' cached while the session is in use": held,
         "'alice' cached after its last strong reference goes": "alice" in cache,
     }
-# ANCHOR_END: weakref
+    # ANCHOR_END: weakref
 
 
 # ANCHOR: leak
@@ -221,7 +222,7 @@ def find_the_leak() -> dict[str, object]:
         >= leaked,
         "clearing the list gives that memory back": freed >= leaked,
     }
-# ANCHOR_END: leak
+    # ANCHOR_END: leak
 
 
 def show(
@@ -253,7 +254,9 @@ def main() -> None:
             "del the name, clear the list": -3,
         },
     )
-    none_rule = "1000 new references move its count by +1000 before 3.12, 0 after"
+    none_rule = (
+        "1000 new references move its count by +1000 before 3.12, 0 after"
+    )
     show(
         "None is immortal from 3.12 (PEP 683):",
         {none_rule: none_count_moves_as_predicted()},
@@ -303,6 +306,7 @@ def main() -> None:
             "clearing the list gives that memory back": True,
         },
     )
+
 
 if __name__ == "__main__":
     main()

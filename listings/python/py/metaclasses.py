@@ -55,20 +55,25 @@ class Field:
             return f"{self.name} {self.sql_type} PRIMARY KEY"
         null = "" if self.nullable else " NOT NULL"
         return f"{self.name} {self.sql_type}{null}"
-# ANCHOR_END: field
+        # ANCHOR_END: field
 
 
 def create_table_sql(model: type) -> str:
-    fields: dict[str, Field] = getattr(model, "_fields")
+    # getattr, because each of the three ways below adds these attributes at
+    # run time, where a type checker does not see them.
+    fields: dict[str, Field] = getattr(model, "_fields")  # noqa: B009
+    table: str = getattr(model, "__tablename__")  # noqa: B009
     columns = ", ".join(field.ddl() for field in fields.values())
-    return f"CREATE TABLE {getattr(model, '__tablename__')} ({columns})"
+    return f"CREATE TABLE {table} ({columns})"
 
 
 def collect_fields(name: str, namespace: dict[str, Any]) -> dict[str, Field]:
     fields = {k: v for k, v in namespace.items() if isinstance(v, Field)}
     keys = [f for f in fields.values() if f.primary_key]
     if len(keys) != 1:
-        raise TypeError(f"{name}: expected exactly one primary key, found {len(keys)}")
+        raise TypeError(
+            f"{name}: expected exactly one primary key, found {len(keys)}"
+        )
     return fields
 
 
@@ -85,6 +90,8 @@ class ColumnNamespace(dict[str, Any]):
 
 class ModelMeta(type):
     registry: ClassVar[dict[str, type]] = {}
+    _fields: dict[str, Field]  # set on each model class by __new__
+    __tablename__: str
 
     @classmethod
     def __prepare__(
@@ -93,20 +100,24 @@ class ModelMeta(type):
         return ColumnNamespace()
 
     def __new__(
-        mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kw: Any
+        mcs,
+        name: str,
+        bases: tuple[type, ...],
+        namespace: dict[str, Any],
+        **kw: Any,
     ) -> ModelMeta:
         cls = super().__new__(mcs, name, bases, dict(namespace), **kw)
         if bases:  # the abstract root `Model` has no table
-            cls._fields = collect_fields(name, namespace)  # type: ignore[attr-defined]
+            cls._fields = collect_fields(name, namespace)
             table = namespace.get("__tablename__", name.lower())
-            cls.__tablename__ = table  # type: ignore[attr-defined]
+            cls.__tablename__ = table
             ModelMeta.registry[table] = cls
         return cls
 
 
 class Model(metaclass=ModelMeta):
     def __init__(self, **values: Any) -> None:
-        for name in self._fields:  # type: ignore[attr-defined]
+        for name in type(self)._fields:
             setattr(self, name, values.get(name))
 
 
@@ -115,7 +126,7 @@ class User(Model):
     id = Field("BIGINT", primary_key=True)
     email = Field("TEXT", nullable=False)
     age = Field("INTEGER")
-# ANCHOR_END: metaclass
+    # ANCHOR_END: metaclass
 
 
 class Invoice(Model):  # no __tablename__: the class name, lowercased
@@ -141,7 +152,7 @@ class Record:
 class Customer(Record, table="customers"):
     id = Field("BIGINT", primary_key=True)
     name = Field("TEXT", nullable=False)
-# ANCHOR_END: init_subclass
+    # ANCHOR_END: init_subclass
 
 
 # ANCHOR: decorator
@@ -150,11 +161,14 @@ TABLES: dict[str, type] = {}
 
 
 def table(name: str) -> Callable[[T], T]:
-    """A class decorator: runs once, on the class it decorates, and only there."""
+    """A class decorator: runs once, on the decorated class and only there."""
 
     def register(cls: T) -> T:
-        setattr(cls, "_fields", collect_fields(cls.__name__, dict(vars(cls))))
-        setattr(cls, "__tablename__", name)
+        fields = collect_fields(cls.__name__, dict(vars(cls)))
+        # setattr, because `cls._fields = ...` fails type checking: no class
+        # is known to have those attributes.
+        setattr(cls, "_fields", fields)  # noqa: B010
+        setattr(cls, "__tablename__", name)  # noqa: B010
         TABLES[name] = cls
         return cls
 
@@ -169,7 +183,7 @@ class Product:
 
 class DiscountedProduct(Product):  # not decorated: not registered
     discount = Field("INTEGER")
-# ANCHOR_END: decorator
+    # ANCHOR_END: decorator
 
 
 def error_of(define: Callable[[], object]) -> TypeError:
@@ -184,7 +198,7 @@ def duplicate_column() -> object:
     class Broken(Model):
         id = Field("BIGINT", primary_key=True)
         email = Field("TEXT")
-        email = Field("TEXT")  # noqa: F811 - the mistake under test
+        email = Field("TEXT")  # the mistake under test
 
     return Broken
 
@@ -199,7 +213,8 @@ def two_primary_keys() -> object:
 
 # ANCHOR: conflict
 def metaclass_meets_abc() -> object:
-    class AuditedUser(Model, abc.ABC):  # ModelMeta vs ABCMeta: unrelated
+    # ModelMeta and ABCMeta are unrelated: this class cannot be created.
+    class AuditedUser(Model, abc.ABC):  # type: ignore[metaclass]
         id = Field("BIGINT", primary_key=True)
 
     return AuditedUser
@@ -218,16 +233,17 @@ def audited_models() -> tuple[type, type]:
         id = Field("BIGINT", primary_key=True)  # no metaclass, no conflict
 
     return AuditedUser, AuditedCustomer
-# ANCHOR_END: conflict
+    # ANCHOR_END: conflict
 
 
 def show_metaclass() -> None:
     assert type(User) is ModelMeta and type(Model) is ModelMeta
     assert sorted(ModelMeta.registry) == ["invoice", "users"]
-    assert list(User._fields) == ["id", "email", "age"]  # type: ignore[attr-defined]
+    assert list(User._fields) == ["id", "email", "age"]
     sql = create_table_sql(User)
     assert sql == (
-        "CREATE TABLE users (id BIGINT PRIMARY KEY, email TEXT NOT NULL, age INTEGER)"
+        "CREATE TABLE users"
+        " (id BIGINT PRIMARY KEY, email TEXT NOT NULL, age INTEGER)"
     )
     user = User(id=1, email="ada@example.com")
     assert (user.id, user.email, user.age) == (1, "ada@example.com", None)
@@ -247,7 +263,9 @@ def show_init_subclass() -> None:
     assert type(Customer) is type  # no custom metaclass involved
     assert "customers" in Record.registry
     sql = create_table_sql(Customer)
-    assert sql == "CREATE TABLE customers (id BIGINT PRIMARY KEY, name TEXT NOT NULL)"
+    assert sql == (
+        "CREATE TABLE customers (id BIGINT PRIMARY KEY, name TEXT NOT NULL)"
+    )
     print("__init_subclass__: type(Customer) is type:", type(Customer) is type)
     print("__init_subclass__:", sql)
     keys = error_of(two_primary_keys)
@@ -257,12 +275,18 @@ def show_init_subclass() -> None:
 
 def show_decorator() -> None:
     sql = create_table_sql(Product)
-    assert sql == "CREATE TABLE products (sku TEXT PRIMARY KEY, price_cents BIGINT NOT NULL)"
+    assert sql == (
+        "CREATE TABLE products"
+        " (sku TEXT PRIMARY KEY, price_cents BIGINT NOT NULL)"
+    )
     assert list(TABLES) == ["products"]
-    # The subclass inherits the parent's _fields, not a fresh schema.
-    assert "discount" not in getattr(DiscountedProduct, "_fields")
+    # The subclass inherits the parent's _fields, not a fresh schema
+    # (getattr for the reason given in create_table_sql).
+    assert "discount" not in getattr(DiscountedProduct, "_fields")  # noqa: B009
     print("decorator:", sql)
-    print("decorator: subclass registered:", DiscountedProduct in TABLES.values())
+    print(
+        "decorator: subclass registered:", DiscountedProduct in TABLES.values()
+    )
 
 
 def show_conflict() -> None:
@@ -272,10 +296,16 @@ def show_conflict() -> None:
     audited_user, audited_customer = audited_models()
     assert type(audited_user) is ModelABCMeta
     assert "audited_users" in ModelMeta.registry
-    print("conflict: fixed by ModelABCMeta(ModelMeta, ABCMeta):", type(audited_user).__name__)
+    print(
+        "conflict: fixed by ModelABCMeta(ModelMeta, ABCMeta):",
+        type(audited_user).__name__,
+    )
     assert type(audited_customer) is abc.ABCMeta
     assert "audited_customers" in Record.registry
-    print("conflict: Record + abc.ABC works, metaclass is", type(audited_customer).__name__)
+    print(
+        "conflict: Record + abc.ABC works, metaclass is",
+        type(audited_customer).__name__,
+    )
 
 
 def main() -> None:

@@ -58,7 +58,7 @@ def unsynchronised_increments() -> int:
 
     run_threads(worker, THREADS)
     return counter.value
-# ANCHOR_END: lost_update
+    # ANCHOR_END: lost_update
 
 
 # ANCHOR: locked
@@ -75,7 +75,7 @@ def locked_increments() -> int:
 
     run_threads(worker, THREADS)
     return counter.value
-# ANCHOR_END: locked
+    # ANCHOR_END: locked
 
 
 # ANCHOR: queue
@@ -118,7 +118,7 @@ def producer_consumer(
         thread.join()
     per_consumer = [results.get() for _ in consumer_threads]
     return sum(c for c, _ in per_consumer), sum(t for _, t in per_consumer)
-# ANCHOR_END: queue
+    # ANCHOR_END: queue
 
 
 # ANCHOR: processes
@@ -156,7 +156,7 @@ def count_in_processes(processes: int, times: int) -> int:
         worker.join()
     assert all(worker.exitcode == 0 for worker in workers)
     return counter.value
-# ANCHOR_END: processes
+    # ANCHOR_END: processes
 
 
 def main() -> None:
@@ -193,8 +193,7 @@ def main() -> None:
     shared = count_in_processes(processes=2, times=500)
     assert shared == 1_000, shared
     print(
-        "multiprocessing.Value under get_lock(): 2 processes x 500 = "
-        f"{shared}"
+        f"multiprocessing.Value under get_lock(): 2 processes x 500 = {shared}"
     )
 
 

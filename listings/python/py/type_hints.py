@@ -19,7 +19,9 @@ Shows, asserting each claim:
   (``[mypy-legacy_billing]``, the gradual-rollout tool) turns on
   ``disallow_untyped_defs`` and ``check_untyped_defs`` for it alone.
 
-If mypy is not installed the script says so on stderr and exits 77.
+mypy comes from ``listings/requirements.txt``, which ``cargo test`` installs
+into ``.venv/py3.X/`` and whose python then runs this script. Run by an
+interpreter without mypy, the script says so on stderr and exits 77 (a skip).
 """
 
 import importlib.util
@@ -31,6 +33,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import (
+    Any,
     Generic,
     NewType,
     NotRequired,
@@ -70,7 +73,7 @@ class Closeable(Protocol):
 
 class Impostor:
     close = "not a method"  # isinstance only checks that the name exists
-# ANCHOR_END: protocol
+    # ANCHOR_END: protocol
 
 
 # ANCHOR: generics
@@ -85,7 +88,7 @@ def first(items: Sequence[T]) -> T | None:
 class Page(Generic[T]):
     items: list[T]
     next_cursor: str | None = None
-# ANCHOR_END: generics
+    # ANCHOR_END: generics
 
 
 # ANCHOR: typeddict
@@ -103,21 +106,22 @@ def double(x: int) -> int:
     return x * 2
 
 
-UserId = NewType("UserId", int)  # a distinct type for mypy, a plain int at run time
+# A distinct type for mypy, a plain int at run time:
+UserId = NewType("UserId", int)
 
 
 def greet(user: "UserPayload") -> str:  # a forward reference, as a string
     return "hello " + display_name(user)
-# ANCHOR_END: typeddict
+    # ANCHOR_END: typeddict
 
 
 def check_pep695_if_available() -> None:
     """PEP 695 syntax is a SyntaxError before 3.12, so it lives in a string."""
     if sys.version_info < (3, 12):
         return
-    namespace: dict[str, object] = {}
+    namespace: dict[str, Any] = {}
     exec("def first[T](items: list[T]) -> T:\n    return items[0]\n", namespace)
-    params = getattr(namespace["first"], "__type_params__")
+    params = namespace["first"].__type_params__
     assert [p.__name__ for p in params] == ["T"]
 
 
@@ -172,7 +176,11 @@ class MypyRun:
 
     @property
     def codes(self) -> list[str]:
-        return [m.group(1) for e in self.errors if (m := re.search(r"\[([a-z-]+)\]$", e))]
+        return [
+            m.group(1)
+            for e in self.errors
+            if (m := re.search(r"\[([a-z-]+)\]$", e))
+        ]
 
 
 # ANCHOR: run_mypy
@@ -181,21 +189,19 @@ def run_mypy(workdir: Path, module: str, source: str, config: str) -> MypyRun:
     snippet.write_text(source)
     config_file = workdir / "mypy.ini"
     config_file.write_text(config)  # ours, so no project or user config applies
-    command = [
-        sys.executable, "-m", "mypy",
-        "--config-file", str(config_file),
-        "--cache-dir", str(workdir / ".mypy_cache"),  # shared by the runs below
-        "--no-color-output", "--no-error-summary",
-        snippet.name,
-    ]
-    done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=300)
+    command = [sys.executable, "-m", "mypy", "--config-file", str(config_file)]
+    command += ["--cache-dir", str(workdir / ".mypy_cache")]  # shared by runs
+    command += ["--no-color-output", "--no-error-summary", snippet.name]
+    done = subprocess.run(
+        command, cwd=workdir, capture_output=True, text=True, timeout=300
+    )
     errors = [
         "line " + line.split(":", 1)[1].strip()
         for line in done.stdout.splitlines()
         if line.startswith(snippet.name + ":") and ": error:" in line
     ]
     return MypyRun(done.returncode, errors)
-# ANCHOR_END: run_mypy
+    # ANCHOR_END: run_mypy
 
 
 def show_protocol() -> None:
@@ -203,7 +209,7 @@ def show_protocol() -> None:
     assert close_all(connections) == 2 and all(c.closed for c in connections)
     assert SupportsClose not in DbConnection.__mro__
     try:
-        isinstance(DbConnection(), SupportsClose)
+        isinstance(DbConnection(), SupportsClose)  # type: ignore[misc]
         raise AssertionError("a plain Protocol cannot be used with isinstance")
     except TypeError:
         pass  # only @runtime_checkable protocols support isinstance
@@ -212,7 +218,10 @@ def show_protocol() -> None:
     inherits = SupportsClose in DbConnection.__mro__
     print("Protocol: DbConnection closes without inheriting:", not inherits)
     impostor_passes = isinstance(Impostor(), Closeable)
-    print("runtime_checkable: isinstance(Impostor(), Closeable) =", impostor_passes)
+    print(
+        "runtime_checkable: isinstance(Impostor(), Closeable) =",
+        impostor_passes,
+    )
 
 
 def show_generics_and_typeddict() -> None:
@@ -226,11 +235,20 @@ def show_generics_and_typeddict() -> None:
     assert UserPayload.__required_keys__ == frozenset({"id", "email"})
     assert UserPayload.__optional_keys__ == frozenset({"nickname"})
     unchecked: UserPayload = {"id": "7", "email": 0}  # type: ignore[typeddict-item]
-    assert unchecked["id"] == "7"
-    print("TypedDict: type(user) is", type(user).__name__,
-          "| required:", sorted(UserPayload.__required_keys__),
-          "| optional:", sorted(UserPayload.__optional_keys__))
-    print('TypedDict: {"id": "7", ...} accepted at run time:', unchecked["id"] == "7")
+    raw_id: object = unchecked["id"]  # an int to mypy, the str "7" here
+    assert raw_id == "7"
+    print(
+        "TypedDict: type(user) is",
+        type(user).__name__,
+        "| required:",
+        sorted(UserPayload.__required_keys__),
+        "| optional:",
+        sorted(UserPayload.__optional_keys__),
+    )
+    print(
+        'TypedDict: {"id": "7", ...} accepted at run time:',
+        raw_id == "7",
+    )
     assert UserId(42) == 42 and type(UserId(42)) is int
     print("NewType: type(UserId(42)) is", type(UserId(42)).__name__)
 
@@ -238,11 +256,16 @@ def show_generics_and_typeddict() -> None:
 def show_runtime_view() -> None:
     assert greet.__annotations__ == {"user": "UserPayload", "return": str}
     assert get_type_hints(greet) == {"user": UserPayload, "return": str}
-    assert double("ab") == "abab"  # type: ignore[arg-type]
-    print("greet.__annotations__['user'] =", repr(greet.__annotations__["user"]))
-    print("get_type_hints(greet)['user'] is UserPayload:",
-          get_type_hints(greet)["user"] is UserPayload)
-    print('double("ab") at run time ->', repr(double("ab")))  # type: ignore[arg-type]
+    doubled: object = double("ab")  # type: ignore[arg-type]
+    assert doubled == "abab"
+    print(
+        "greet.__annotations__['user'] =", repr(greet.__annotations__["user"])
+    )
+    print(
+        "get_type_hints(greet)['user'] is UserPayload:",
+        get_type_hints(greet)["user"] is UserPayload,
+    )
+    print('double("ab") at run time ->', repr(doubled))
 
 
 def show_mypy() -> None:
@@ -260,24 +283,38 @@ def show_mypy() -> None:
         assert correct.exit_code == 0 and correct.errors == [], correct
         print("mypy on CORRECT: exit", correct.exit_code)
 
-        lenient = run_mypy(workdir, "legacy_billing", UNANNOTATED, DEFAULT_CONFIG)
+        lenient = run_mypy(
+            workdir, "legacy_billing", UNANNOTATED, DEFAULT_CONFIG
+        )
         assert lenient.exit_code == 0 and lenient.errors == [], lenient
-        print("mypy on UNANNOTATED, default config: exit", lenient.exit_code,
-              "(bodies of unannotated functions are not checked)")
+        print(
+            "mypy on UNANNOTATED, default config: exit",
+            lenient.exit_code,
+            "(bodies of unannotated functions are not checked)",
+        )
 
-        ratchet = run_mypy(workdir, "legacy_billing", UNANNOTATED, RATCHET_CONFIG)
+        ratchet = run_mypy(
+            workdir, "legacy_billing", UNANNOTATED, RATCHET_CONFIG
+        )
         assert ratchet.exit_code == 1, ratchet
         assert ratchet.codes == ["no-untyped-def", "arg-type"], ratchet
-        print("mypy on UNANNOTATED, [mypy-legacy_billing] override: exit", ratchet.exit_code)
+        print(
+            "mypy on UNANNOTATED, [mypy-legacy_billing] override: exit",
+            ratchet.exit_code,
+        )
         for error in ratchet.errors:
             print("  " + error)
 
 
 def main() -> None:
     if importlib.util.find_spec("mypy") is None:
-        print("mypy is not installed: pip install -r listings/python/requirements.txt",
-              file=sys.stderr)
-        sys.exit(77)
+        print(
+            f"mypy is not installed for {sys.executable}; run this script "
+            "with a project environment's python, .venv/py3.X/bin/python, "
+            "which `cargo test` creates from listings/requirements.txt",
+            file=sys.stderr,
+        )
+        sys.exit(77)  # the exit code the test harness reads as "skipped"
     show_protocol()
     show_generics_and_typeddict()
     show_runtime_view()

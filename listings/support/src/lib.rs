@@ -21,10 +21,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// The repository root (two folders above this crate).
 pub fn repo_root() -> PathBuf {
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    here.ancestors()
-        .nth(2)
-        .map(PathBuf::from)
-        .unwrap_or(here)
+    here.ancestors().nth(2).map(PathBuf::from).unwrap_or(here)
 }
 
 /// A name no other process or test of this run uses, for scratch tables,

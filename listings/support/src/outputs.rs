@@ -58,7 +58,9 @@ pub fn scripts(package: &Path) -> Vec<PathBuf> {
         .filter(|p| p.extension().is_some_and(|e| e == "py"))
         .filter(|p| {
             let name = p.file_name().unwrap_or_default().to_string_lossy();
-            !name.starts_with("test_") && !name.ends_with("_stub.py") && !name.starts_with('_')
+            !name.starts_with("test_")
+                && !name.ends_with("_stub.py")
+                && !name.starts_with('_')
         })
         .collect();
     found.sort();
@@ -92,7 +94,10 @@ fn judge(run: &Run, result: std::io::Result<Output>, update: bool) -> Verdict {
         return Verdict::Skipped(format!("{name}: {stderr}"));
     }
     if !out.status.success() {
-        return Verdict::Failed(format!("{name}: exited with {}: {stderr}", out.status));
+        return Verdict::Failed(format!(
+            "{name}: exited with {}: {stderr}",
+            out.status
+        ));
     }
     let actual = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
     if actual.trim().is_empty() {
@@ -119,7 +124,8 @@ fn judge(run: &Run, result: std::io::Result<Output>, update: bool) -> Verdict {
 }
 
 fn first_difference(expected: &str, actual: &str) -> String {
-    let (e, a): (Vec<&str>, Vec<&str>) = (expected.lines().collect(), actual.lines().collect());
+    let (e, a): (Vec<&str>, Vec<&str>) =
+        (expected.lines().collect(), actual.lines().collect());
     let at = (0..e.len().max(a.len()))
         .find(|&i| e.get(i) != a.get(i))
         .unwrap_or(0);
@@ -135,7 +141,8 @@ fn runs(package: &Path, update: bool, problems: &mut Vec<Verdict>) -> Vec<Run> {
     let output = package.join("output");
     let mut all = Vec::new();
     for name in programs(package) {
-        let binary = binaries_dir().join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+        let binary = binaries_dir()
+            .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
         all.push(Run {
             label: format!("{name}.rs"),
             expected: output.join(format!("{name}.rs.txt")),
@@ -157,7 +164,8 @@ fn runs(package: &Path, update: bool, problems: &mut Vec<Verdict>) -> Vec<Run> {
         let python = match python::environment(interpreter) {
             Ok(python) => python,
             Err(e) => {
-                problems.push(Verdict::Skipped(format!("Python listings: {e}")));
+                problems
+                    .push(Verdict::Skipped(format!("Python listings: {e}")));
                 continue;
             }
         };
@@ -221,9 +229,9 @@ pub fn check(package: &Path) {
         match verdict {
             Verdict::Same => same += 1,
             Verdict::Updated => updated += 1,
-            Verdict::Skipped(why) if services_required() => {
-                failures.push(format!("{why} (REQUIRE_SERVICES=1, so this is a failure)"))
-            }
+            Verdict::Skipped(why) if services_required() => failures.push(
+                format!("{why} (REQUIRE_SERVICES=1, so this is a failure)"),
+            ),
             Verdict::Skipped(why) => {
                 skipped += 1;
                 eprintln!("skipped: {why}");
@@ -243,7 +251,10 @@ pub fn orphans(package: &Path) -> Vec<PathBuf> {
         .map(|n| format!("{n}.rs.txt"))
         .collect();
     expected.extend(scripts(package).into_iter().map(|s| {
-        format!("{}.txt", s.file_name().unwrap_or_default().to_string_lossy())
+        format!(
+            "{}.txt",
+            s.file_name().unwrap_or_default().to_string_lossy()
+        )
     }));
     entries(&package.join("output"))
         .into_iter()

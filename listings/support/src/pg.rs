@@ -22,7 +22,11 @@ pub fn connect(url: &str) -> Result<Client, postgres::Error> {
 /// For a listing's `main`: a connection, or exit code 77 saying why.
 pub fn connect_or_exit(program: &str) -> Client {
     connect(&database_url()).unwrap_or_else(|e| {
-        crate::skip::exit_unavailable(program, "PostgreSQL (set DATABASE_URL)", e)
+        crate::skip::exit_unavailable(
+            program,
+            "PostgreSQL (set DATABASE_URL)",
+            e,
+        )
     })
 }
 

@@ -36,13 +36,25 @@ fn candidates() -> Vec<PathBuf> {
     if let Some(list) = std::env::var_os("GUIDE_PYTHONS") {
         return std::env::split_paths(&list).collect();
     }
-    let mut found = vec![std::env::var_os("PYTHON").map_or_else(|| "python3".into(), PathBuf::from)];
-    found.extend((11..=20).map(|minor| PathBuf::from(format!("python3.{minor}"))));
-    let pyenv = std::env::var_os("PYENV_ROOT")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pyenv")));
-    if let Some(Ok(versions)) = pyenv.map(|root| fs::read_dir(root.join("versions"))) {
-        let mut dirs: Vec<PathBuf> = versions.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    let mut found = vec![
+        std::env::var_os("PYTHON")
+            .map_or_else(|| "python3".into(), PathBuf::from),
+    ];
+    found.extend(
+        (11..=20).map(|minor| PathBuf::from(format!("python3.{minor}"))),
+    );
+    let pyenv =
+        std::env::var_os("PYENV_ROOT")
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME")
+                    .map(|h| PathBuf::from(h).join(".pyenv"))
+            });
+    if let Some(Ok(versions)) =
+        pyenv.map(|root| fs::read_dir(root.join("versions")))
+    {
+        let mut dirs: Vec<PathBuf> =
+            versions.filter_map(|e| e.ok().map(|e| e.path())).collect();
         dirs.sort();
         found.extend(dirs.into_iter().map(|d| d.join("bin").join("python3")));
     }
@@ -62,8 +74,10 @@ fn cpython_version(path: &Path) -> Option<String> {
     let words: Vec<&str> = text.split_whitespace().collect();
     match words.as_slice() {
         ["cpython", major, minor, rest @ ..] => {
-            let (major, minor): (u32, u32) = (major.parse().ok()?, minor.parse().ok()?);
-            ((major, minor) >= (3, 11)).then(|| format!("{major}.{minor}{}", rest.join("")))
+            let (major, minor): (u32, u32) =
+                (major.parse().ok()?, minor.parse().ok()?);
+            ((major, minor) >= (3, 11))
+                .then(|| format!("{major}.{minor}{}", rest.join("")))
         }
         _ => None,
     }
@@ -103,10 +117,14 @@ pub fn environment(interpreter: &Interpreter) -> Result<PathBuf, String> {
         .map_err(|e| format!("cannot read {}: {e}", lock_file().display()))?;
     let dir = environment_dir(&interpreter.version);
     let parent = dir.parent().unwrap_or(&dir).to_path_buf();
-    fs::create_dir_all(&parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-    let guard = File::create(parent.join(format!("py{}.lock", interpreter.version)))
-        .map_err(|e| e.to_string())?;
-    guard.lock().map_err(|e| format!("cannot lock the environment: {e}"))?;
+    fs::create_dir_all(&parent)
+        .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    let guard =
+        File::create(parent.join(format!("py{}.lock", interpreter.version)))
+            .map_err(|e| e.to_string())?;
+    guard
+        .lock()
+        .map_err(|e| format!("cannot lock the environment: {e}"))?;
     let stamp = dir.join("installed-requirements.txt");
     let python = venv_python(&dir);
     if python.is_file() && fs::read_to_string(&stamp).is_ok_and(|s| s == lock) {
@@ -118,14 +136,23 @@ pub fn environment(interpreter: &Interpreter) -> Result<PathBuf, String> {
         interpreter.version
     );
     let _ = fs::remove_dir_all(&dir);
-    let made = run(Command::new(&interpreter.path).arg("-m").arg("venv").arg(&dir))
-        .and_then(|()| {
-            run(Command::new(&python)
-                .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
-                .args(["--require-hashes", "--no-deps", "-r"])
-                .arg(lock_file()))
-        })
-        .and_then(|()| fs::write(&stamp, &lock).map_err(|e| e.to_string()));
+    let made = run(Command::new(&interpreter.path)
+        .arg("-m")
+        .arg("venv")
+        .arg(&dir))
+    .and_then(|()| {
+        run(Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .args(["--require-hashes", "--no-deps", "-r"])
+            .arg(lock_file()))
+    })
+    .and_then(|()| fs::write(&stamp, &lock).map_err(|e| e.to_string()));
     if let Err(e) = made {
         let _ = fs::remove_dir_all(&dir);
         return Err(format!(
@@ -156,10 +183,9 @@ fn run(command: &mut Command) -> Result<(), String> {
 /// The primary interpreter's environment: what the linters and a reader's
 /// own runs use.
 pub fn primary_environment() -> Result<PathBuf, String> {
-    let first = interpreters()
-        .into_iter()
-        .next()
-        .ok_or("no CPython 3.11 or newer found (set GUIDE_PYTHONS or PYTHON)")?;
+    let first = interpreters().into_iter().next().ok_or(
+        "no CPython 3.11 or newer found (set GUIDE_PYTHONS or PYTHON)",
+    )?;
     environment(&first)
 }
 

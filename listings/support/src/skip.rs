@@ -20,7 +20,11 @@ pub fn exit_unavailable(program: &str, what: &str, why: impl Display) -> ! {
 
 /// In a test: `None` after printing `skipped: ...`, or a panic when
 /// services are required.
-pub fn in_test<T, E: Display>(test: &str, what: &str, result: Result<T, E>) -> Option<T> {
+pub fn in_test<T, E: Display>(
+    test: &str,
+    what: &str,
+    result: Result<T, E>,
+) -> Option<T> {
     match result {
         Ok(value) => Some(value),
         Err(e) if services_required() => {

@@ -77,8 +77,12 @@ pub enum ParseError {
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ParseError::WrongFieldCount { found } => write!(f, "expected 4 fields, found {found}"),
-            ParseError::NotANumber { field } => write!(f, "{field} is not a number"),
+            ParseError::WrongFieldCount { found } => {
+                write!(f, "expected 4 fields, found {found}")
+            }
+            ParseError::NotANumber { field } => {
+                write!(f, "{field} is not a number")
+            }
         }
     }
 }
@@ -125,7 +129,9 @@ pub fn server_errors(
         .filter(|record| record.status >= 500)
 }
 
-pub fn errors_by_path(records: impl Iterator<Item = Record>) -> BTreeMap<String, usize> {
+pub fn errors_by_path(
+    records: impl Iterator<Item = Record>,
+) -> BTreeMap<String, usize> {
     records.fold(BTreeMap::new(), |mut counts, record| {
         *counts.entry(record.path).or_default() += 1;
         counts
@@ -177,7 +183,10 @@ pub async fn slow_call(trace: Trace) -> &'static str {
     "done"
 }
 
-pub async fn call_with_timeout(trace: Trace, limit: Duration) -> Result<&'static str, Elapsed> {
+pub async fn call_with_timeout(
+    trace: Trace,
+    limit: Duration,
+) -> Result<&'static str, Elapsed> {
     // On expiry, `timeout` returns Err and drops the inner future mid-await.
     timeout(limit, slow_call(trace)).await
 }
@@ -216,7 +225,11 @@ pub enum Work {
 const WORK: Duration = Duration::from_millis(200);
 const TICK: Duration = Duration::from_millis(10);
 
-async fn ticker(trace: Trace, stop: Arc<AtomicBool>, started: oneshot::Sender<()>) {
+async fn ticker(
+    trace: Trace,
+    stop: Arc<AtomicBool>,
+    started: oneshot::Sender<()>,
+) {
     trace.record("tick");
     let _ = started.send(());
     while !stop.load(Ordering::SeqCst) {
@@ -231,13 +244,16 @@ pub async fn ticks_during(work: Work) -> Result<usize, JoinError> {
     let trace = Trace::default();
     let stop = Arc::new(AtomicBool::new(false));
     let (started, has_started) = oneshot::channel();
-    let ticking = tokio::spawn(ticker(trace.clone(), Arc::clone(&stop), started));
+    let ticking =
+        tokio::spawn(ticker(trace.clone(), Arc::clone(&stop), started));
     let _ = has_started.await;
     trace.record("start");
     match work {
         Work::ThreadSleep => std::thread::sleep(WORK), // blocks every task
         Work::AsyncSleep => sleep(WORK).await,
-        Work::SpawnBlocking => tokio::task::spawn_blocking(|| std::thread::sleep(WORK)).await?,
+        Work::SpawnBlocking => {
+            tokio::task::spawn_blocking(|| std::thread::sleep(WORK)).await?
+        }
     }
     trace.record("end");
     stop.store(true, Ordering::SeqCst);
@@ -282,7 +298,8 @@ pub async fn first_error_cancels_siblings(trace: Trace) -> Result<(), String> {
         Ok(())
     });
     while let Some(joined) = set.join_next().await {
-        let outcome = joined.map_err(|e| e.to_string()).and_then(|result| result);
+        let outcome =
+            joined.map_err(|e| e.to_string()).and_then(|result| result);
         if let Err(error) = outcome {
             set.abort_all();
             while set.join_next().await.is_some() {}
@@ -319,7 +336,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     runtime.block_on(async {
         let trace = Trace::default();
-        let outcome = call_with_timeout(trace.clone(), Duration::from_millis(50)).await;
+        let outcome =
+            call_with_timeout(trace.clone(), Duration::from_millis(50)).await;
         println!(
             "timeout(50 ms, slow_call): timed out = {}",
             outcome.is_err()
@@ -421,7 +439,8 @@ mod tests {
     #[tokio::test]
     async fn timeout_drops_the_inner_future_and_runs_its_destructors() {
         let trace = Trace::default();
-        let outcome = call_with_timeout(trace.clone(), Duration::from_millis(20)).await;
+        let outcome =
+            call_with_timeout(trace.clone(), Duration::from_millis(20)).await;
         assert!(outcome.is_err());
         assert_eq!(trace.events(), ["slow_call started", "slow_call dropped"]);
     }

@@ -34,10 +34,9 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use postgres::types::ToSql;
 use postgres::Client;
+use postgres::types::ToSql;
 use support::pg::{connect, database_url};
-
 
 // ANCHOR: errors
 #[derive(Debug)]
@@ -64,10 +63,14 @@ impl fmt::Display for TxError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TxError::Db(e) => match e.as_db_error() {
-                Some(db) => write!(f, "SQLSTATE {} {}", db.code().code(), db.message()),
+                Some(db) => {
+                    write!(f, "SQLSTATE {} {}", db.code().code(), db.message())
+                }
                 None => write!(f, "{e}"),
             },
-            TxError::Aborted => write!(f, "a statement failed; the transaction was rolled back"),
+            TxError::Aborted => {
+                write!(f, "a statement failed; the transaction was rolled back")
+            }
             TxError::InvalidQuantity { item, qty } => {
                 write!(f, "quantity of {item} must be positive, got {qty}")
             }
@@ -105,7 +108,11 @@ impl<'a> Transaction<'a> {
         })
     }
 
-    pub fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, TxError> {
+    pub fn execute(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, TxError> {
         let result = self.client.execute(sql, params);
         self.failed |= result.is_err();
         Ok(result?)
@@ -162,7 +169,9 @@ pub fn place_order(
     lines: &[Line],
 ) -> Result<(), TxError> {
     let mut tx = Transaction::begin(client)?;
-    let insert = format!("INSERT INTO {table} (order_id, item, qty) VALUES ($1, $2, $3)");
+    let insert = format!(
+        "INSERT INTO {table} (order_id, item, qty) VALUES ($1, $2, $3)"
+    );
     for &(item, qty) in lines {
         check_quantity(item, qty)?; // an early return: Drop rolls back
         tx.execute(&insert, &[&order, &item, &qty])?;
@@ -203,7 +212,9 @@ impl ScratchTable {
     }
 
     /// Committed rows, as another session sees them.
-    pub fn committed_rows(&mut self) -> Result<Vec<(i32, String, i32)>, TxError> {
+    pub fn committed_rows(
+        &mut self,
+    ) -> Result<Vec<(i32, String, i32)>, TxError> {
         let sql = format!(
             "SELECT order_id, item, qty FROM {} ORDER BY order_id, item",
             self.name
@@ -245,7 +256,9 @@ pub fn insert_then_panic(
 ) -> Result<Result<(), TxError>, String> {
     catch_panic(|| -> Result<(), TxError> {
         let mut tx = Transaction::begin(client)?;
-        let insert = format!("INSERT INTO {table} (order_id, item, qty) VALUES ($1, 'kiwi', 1)");
+        let insert = format!(
+            "INSERT INTO {table} (order_id, item, qty) VALUES ($1, 'kiwi', 1)"
+        );
         tx.execute(&insert, &[&order])?;
         panic!("the pricing service returned garbage");
     })
@@ -261,7 +274,9 @@ pub fn dry_run(
     lines: &[Line],
 ) -> Result<u64, TxError> {
     let mut tx = Transaction::begin(client)?;
-    let insert = format!("INSERT INTO {table} (order_id, item, qty) VALUES ($1, $2, $3)");
+    let insert = format!(
+        "INSERT INTO {table} (order_id, item, qty) VALUES ($1, $2, $3)"
+    );
     let mut written = 0;
     for &(item, qty) in lines {
         check_quantity(item, qty)?;
@@ -276,7 +291,9 @@ pub fn dry_run(
 fn outcome<T>(result: &Result<T, TxError>) -> String {
     match result {
         Ok(_) => "committed".to_string(),
-        Err(e @ TxError::Db(_)) => format!("error, SQLSTATE {}", e.sqlstate().unwrap_or("?")),
+        Err(e @ TxError::Db(_)) => {
+            format!("error, SQLSTATE {}", e.sqlstate().unwrap_or("?"))
+        }
         Err(e) => format!("error, {e}"),
     }
 }
@@ -291,11 +308,13 @@ fn demo(url: &str) -> Result<(), TxError> {
     let mut worker = connect(url)?;
     let name = table.name.clone();
 
-    let result = place_order(&mut worker, &name, 1, &[("apple", 3), ("pear", 1)]);
+    let result =
+        place_order(&mut worker, &name, 1, &[("apple", 3), ("pear", 1)]);
     println!("order 1, two lines: {}", outcome(&result));
     print_rows(&mut table)?;
 
-    let result = place_order(&mut worker, &name, 2, &[("kiwi", 2), ("plum", 0)]);
+    let result =
+        place_order(&mut worker, &name, 2, &[("kiwi", 2), ("plum", 0)]);
     println!(
         "order 2, second line invalid, `?` returns early: {}",
         outcome(&result)
@@ -312,12 +331,16 @@ fn demo(url: &str) -> Result<(), TxError> {
     let caught = insert_then_panic(&mut worker, &name, 4);
     match &caught {
         Ok(result) => println!("order 4, no panic: {}", outcome(result)),
-        Err(message) => println!("order 4, panic before commit, caught: {message}"),
+        Err(message) => {
+            println!("order 4, panic before commit, caught: {message}")
+        }
     }
     print_rows(&mut table)?;
 
     let written = dry_run(&mut worker, &name, 5, &[("lime", 6), ("plum", 2)])?;
-    println!("order 5, dry run: {written} rows written, then rolled back explicitly");
+    println!(
+        "order 5, dry run: {written} rows written, then rolled back explicitly"
+    );
     print_rows(&mut table)?;
 
     let result = place_order(&mut worker, &name, 6, &[("lime", 6)]);
@@ -332,7 +355,11 @@ fn main() {
     panic::set_hook(Box::new(|info| eprintln!("context_managers: {info}")));
     let url = database_url();
     if let Err(e) = connect(&url) {
-        support::skip::exit_unavailable("context_managers", "PostgreSQL (set DATABASE_URL)", e);
+        support::skip::exit_unavailable(
+            "context_managers",
+            "PostgreSQL (set DATABASE_URL)",
+            e,
+        );
     }
     if let Err(e) = demo(&url) {
         eprintln!("context_managers: {e}");
@@ -375,7 +402,8 @@ mod tests {
         let Some((mut table, mut worker)) = setup("commit") else {
             return;
         };
-        place_order(&mut worker, &table.name, 1, &[("apple", 3), ("pear", 1)]).unwrap();
+        place_order(&mut worker, &table.name, 1, &[("apple", 3), ("pear", 1)])
+            .unwrap();
         assert_eq!(
             table.committed_rows().unwrap(),
             [row(1, "apple", 3), row(1, "pear", 1)]
@@ -387,7 +415,8 @@ mod tests {
         let Some((mut table, mut worker)) = setup("isolation") else {
             return;
         };
-        let insert = format!("INSERT INTO {} VALUES (1, 'apple', 3)", table.name);
+        let insert =
+            format!("INSERT INTO {} VALUES (1, 'apple', 3)", table.name);
         let mut tx = Transaction::begin(&mut worker).unwrap();
         tx.execute(&insert, &[]).unwrap();
         assert_eq!(table.committed_rows().unwrap(), []);
@@ -401,8 +430,13 @@ mod tests {
             return;
         };
         place_order(&mut worker, &table.name, 1, &[("apple", 3)]).unwrap();
-        let err =
-            place_order(&mut worker, &table.name, 2, &[("kiwi", 2), ("plum", 0)]).unwrap_err();
+        let err = place_order(
+            &mut worker,
+            &table.name,
+            2,
+            &[("kiwi", 2), ("plum", 0)],
+        )
+        .unwrap_err();
         assert!(
             matches!(err, TxError::InvalidQuantity { qty: 0, .. }),
             "{err}"
@@ -426,7 +460,9 @@ mod tests {
         let Some((mut table, mut worker)) = setup("sql error") else {
             return;
         };
-        let err = place_order(&mut worker, &table.name, 1, &[("fig", 1), ("fig", 2)]).unwrap_err();
+        let err =
+            place_order(&mut worker, &table.name, 1, &[("fig", 1), ("fig", 2)])
+                .unwrap_err();
         assert_eq!(err.sqlstate(), Some("23505"), "{err}");
         assert_eq!(table.committed_rows().unwrap(), []);
         // Without the guard's ROLLBACK this would fail with 25P02
@@ -462,7 +498,8 @@ mod tests {
         };
         {
             let mut tx = Transaction::begin(&mut worker).unwrap();
-            let insert = format!("INSERT INTO {} VALUES (1, 'apple', 3)", table.name);
+            let insert =
+                format!("INSERT INTO {} VALUES (1, 'apple', 3)", table.name);
             tx.execute(&insert, &[]).unwrap();
         }
         assert_eq!(table.committed_rows().unwrap(), []);
@@ -481,7 +518,8 @@ mod tests {
             return;
         };
         let mut tx = Transaction::begin(&mut worker).unwrap();
-        let insert = format!("INSERT INTO {} VALUES (1, 'apple', 3)", table.name);
+        let insert =
+            format!("INSERT INTO {} VALUES (1, 'apple', 3)", table.name);
         tx.execute(&insert, &[]).unwrap();
         tx.rollback().unwrap();
         assert_eq!(table.committed_rows().unwrap(), []);
@@ -495,7 +533,8 @@ mod tests {
         let lines = [("lime", 6), ("plum", 2)];
         assert_eq!(dry_run(&mut worker, &table.name, 1, &lines).unwrap(), 2);
         assert_eq!(table.committed_rows().unwrap(), []);
-        let err = dry_run(&mut worker, &table.name, 1, &[("lime", -6)]).unwrap_err();
+        let err =
+            dry_run(&mut worker, &table.name, 1, &[("lime", -6)]).unwrap_err();
         assert!(matches!(err, TxError::InvalidQuantity { .. }));
     }
 
@@ -504,7 +543,8 @@ mod tests {
         let Some((mut table, mut worker)) = setup("swallowed error") else {
             return;
         };
-        let insert = format!("INSERT INTO {} VALUES ($1, 'apple', $2)", table.name);
+        let insert =
+            format!("INSERT INTO {} VALUES ($1, 'apple', $2)", table.name);
         let mut tx = Transaction::begin(&mut worker).unwrap();
         tx.execute(&insert, &[&1i32, &3i32]).unwrap();
         let ignored = tx.execute(&insert, &[&1i32, &4i32]); // duplicate key
@@ -514,12 +554,14 @@ mod tests {
     }
 
     #[test]
-    fn postgres_answers_commit_in_a_failed_transaction_with_a_silent_rollback() {
+    fn postgres_answers_commit_in_a_failed_transaction_with_a_silent_rollback()
+    {
         // The reason the guard tracks failures: the server does not say no.
         let Some((mut table, mut worker)) = setup("silent rollback") else {
             return;
         };
-        let insert = format!("INSERT INTO {} VALUES (1, 'apple', 3)", table.name);
+        let insert =
+            format!("INSERT INTO {} VALUES (1, 'apple', 3)", table.name);
         worker.batch_execute("BEGIN").unwrap();
         worker.batch_execute(&insert).unwrap();
         assert!(worker.batch_execute(&insert).is_err());
@@ -527,17 +569,23 @@ mod tests {
             worker.batch_execute("COMMIT").is_ok(),
             "no error is reported"
         );
-        assert_eq!(table.committed_rows().unwrap(), [], "and nothing was saved");
+        assert_eq!(
+            table.committed_rows().unwrap(),
+            [],
+            "and nothing was saved"
+        );
     }
 
     #[test]
     fn the_crates_own_transaction_also_rolls_back_on_drop() {
-        let Some((mut table, mut worker)) = setup("postgres::Transaction") else {
+        let Some((mut table, mut worker)) = setup("postgres::Transaction")
+        else {
             return;
         };
         {
             let mut tx = worker.transaction().unwrap();
-            let insert = format!("INSERT INTO {} VALUES (1, 'apple', 3)", table.name);
+            let insert =
+                format!("INSERT INTO {} VALUES (1, 'apple', 3)", table.name);
             tx.execute(&insert, &[]).unwrap();
         }
         assert_eq!(table.committed_rows().unwrap(), []);
@@ -570,7 +618,9 @@ mod tests {
     fn invalid_quantities_are_refused_before_any_sql() {
         for qty in [0, -1, i32::MIN] {
             let err = check_quantity("plum", qty).unwrap_err();
-            assert!(matches!(err, TxError::InvalidQuantity { qty: q, .. } if q == qty));
+            assert!(
+                matches!(err, TxError::InvalidQuantity { qty: q, .. } if q == qty)
+            );
             assert_eq!(
                 err.to_string(),
                 format!("quantity of plum must be positive, got {qty}")

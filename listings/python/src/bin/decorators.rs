@@ -78,7 +78,9 @@ pub enum AuthError {
 impl AuthError {
     pub fn status(self) -> StatusCode {
         match self {
-            AuthError::MissingCredentials | AuthError::InvalidToken => StatusCode::UNAUTHORIZED,
+            AuthError::MissingCredentials | AuthError::InvalidToken => {
+                StatusCode::UNAUTHORIZED
+            }
             AuthError::InsufficientRole { .. } => StatusCode::FORBIDDEN,
         }
     }
@@ -88,7 +90,9 @@ impl AuthError {
         match self {
             // No credentials at all: no error code (RFC 6750 section 3.1).
             AuthError::MissingCredentials => REALM.to_string(),
-            AuthError::InvalidToken => format!(r#"{REALM}, error="invalid_token""#),
+            AuthError::InvalidToken => {
+                format!(r#"{REALM}, error="invalid_token""#)
+            }
             AuthError::InsufficientRole { required } => format!(
                 r#"{REALM}, error="insufficient_scope", scope="{}""#,
                 required.scope()
@@ -135,7 +139,10 @@ pub enum Authorization<'a> {
 }
 
 /// The whole decision, shared by the closure and the tower versions.
-pub fn check(authorization: Authorization<'_>, required: Role) -> Result<Principal, AuthError> {
+pub fn check(
+    authorization: Authorization<'_>,
+    required: Role,
+) -> Result<Principal, AuthError> {
     let value = match authorization {
         Authorization::Text(value) => value,
         Authorization::Absent => return Err(AuthError::MissingCredentials),
@@ -145,7 +152,8 @@ pub fn check(authorization: Authorization<'_>, required: Role) -> Result<Princip
         // Another scheme (Basic, ...) carries no Bearer credentials at all.
         return Err(AuthError::MissingCredentials);
     };
-    let principal = lookup_token(token.trim()).ok_or(AuthError::InvalidToken)?;
+    let principal =
+        lookup_token(token.trim()).ok_or(AuthError::InvalidToken)?;
     if principal.role < required {
         return Err(AuthError::InsufficientRole { required });
     }
@@ -167,7 +175,8 @@ impl PlainRequest {
     pub fn get(path: &str, token: Option<&str>) -> Self {
         let mut headers = BTreeMap::new();
         if let Some(token) = token {
-            headers.insert("authorization".to_string(), format!("Bearer {token}"));
+            headers
+                .insert("authorization".to_string(), format!("Bearer {token}"));
         }
         PlainRequest {
             path: path.to_string(),
@@ -210,7 +219,10 @@ impl PlainResponse {
 // ANCHOR: with_auth
 /// `@requires_role(role)` as a function: takes a handler that needs a
 /// principal and returns a handler that takes only the request.
-pub fn with_auth<H>(required: Role, handler: H) -> impl Fn(&PlainRequest) -> PlainResponse
+pub fn with_auth<H>(
+    required: Role,
+    handler: H,
+) -> impl Fn(&PlainRequest) -> PlainResponse
 where
     H: Fn(&PlainRequest, &Principal) -> PlainResponse,
 {
@@ -245,7 +257,10 @@ where
 }
 // ANCHOR_END: with_auth
 
-fn report_handler(_request: &PlainRequest, principal: &Principal) -> PlainResponse {
+fn report_handler(
+    _request: &PlainRequest,
+    principal: &Principal,
+) -> PlainResponse {
     PlainResponse::ok(format!("quarterly report for {}", principal.user))
 }
 
@@ -368,7 +383,10 @@ where
     type Error = S::Error;
     type Future = BoxFuture<Result<Response, S::Error>>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+    fn poll_ready(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
@@ -457,7 +475,10 @@ where
     type Error = S::Error;
     type Future = BoxFuture<Result<Response, S::Error>>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+    fn poll_ready(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
@@ -485,7 +506,8 @@ where
         Box::pin(async move {
             let response = inner.call(request).await?;
             let (parts, body) = response.into_parts();
-            let Ok(bytes) = axum::body::to_bytes(body, MAX_CACHED_BODY).await else {
+            let Ok(bytes) = axum::body::to_bytes(body, MAX_CACHED_BODY).await
+            else {
                 return Ok(StatusCode::INTERNAL_SERVER_ERROR.into_response());
             };
             if parts.status == StatusCode::OK {
@@ -551,7 +573,9 @@ impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ClientError::Io(e) => write!(f, "I/O error: {e}"),
-            ClientError::Malformed(why) => write!(f, "malformed HTTP response: {why}"),
+            ClientError::Malformed(why) => {
+                write!(f, "malformed HTTP response: {why}")
+            }
         }
     }
 }
@@ -582,7 +606,8 @@ impl HttpReply {
 }
 
 pub fn parse_reply(raw: &[u8]) -> Result<HttpReply, ClientError> {
-    let text = std::str::from_utf8(raw).map_err(|_| ClientError::Malformed("not UTF-8"))?;
+    let text = std::str::from_utf8(raw)
+        .map_err(|_| ClientError::Malformed("not UTF-8"))?;
     let (head, body) = text
         .split_once("\r\n\r\n")
         .ok_or(ClientError::Malformed("no end of headers"))?;
@@ -603,7 +628,9 @@ pub fn parse_reply(raw: &[u8]) -> Result<HttpReply, ClientError> {
     let headers = lines
         .map(|line| {
             line.split_once(':')
-                .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_string()))
+                .map(|(name, value)| {
+                    (name.trim().to_ascii_lowercase(), value.trim().to_string())
+                })
                 .ok_or(ClientError::Malformed("header line without a colon"))
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -622,7 +649,8 @@ pub async fn http_get(
     token: Option<&str>,
 ) -> Result<HttpReply, ClientError> {
     let mut stream = TcpStream::connect(addr).await?;
-    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut request =
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     if let Some(token) = token {
         request.push_str(&format!("Authorization: Bearer {token}\r\n"));
     }
@@ -745,7 +773,10 @@ mod tests {
     use tower::ServiceExt;
 
     fn plain(token: Option<&str>) -> PlainResponse {
-        with_auth(Role::Admin, report_handler)(&PlainRequest::get("/admin/report", token))
+        with_auth(Role::Admin, report_handler)(&PlainRequest::get(
+            "/admin/report",
+            token,
+        ))
     }
 
     #[test]
@@ -766,7 +797,9 @@ mod tests {
         assert_eq!(reader.status, 403);
         assert_eq!(
             reader.www_authenticate.as_deref(),
-            Some(r#"Bearer realm="api", error="insufficient_scope", scope="admin""#)
+            Some(
+                r#"Bearer realm="api", error="insufficient_scope", scope="admin""#
+            )
         );
         assert_eq!(
             plain(Some("alice-token")),
@@ -793,12 +826,14 @@ mod tests {
             Err(AuthError::InvalidToken)
         );
         assert_eq!(
-            check(Authorization::Text("Bearer  alice-token "), Role::Admin).map(|p| p.user),
+            check(Authorization::Text("Bearer  alice-token "), Role::Admin)
+                .map(|p| p.user),
             Ok("alice")
         );
         // Admin outranks Reader.
         assert_eq!(
-            check(Authorization::Text("Bearer alice-token"), Role::Reader).map(|p| p.role),
+            check(Authorization::Text("Bearer alice-token"), Role::Reader)
+                .map(|p| p.role),
             Ok(Role::Admin)
         );
     }
@@ -893,12 +928,19 @@ mod tests {
             (status, challenge.as_deref()),
             (StatusCode::UNAUTHORIZED, Some(r#"Bearer realm="api""#))
         );
-        let (status, challenge, _) = send(&app, "/admin/report", Some("Bearer nope")).await;
+        let (status, challenge, _) =
+            send(&app, "/admin/report", Some("Bearer nope")).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
-        assert!(challenge.is_some_and(|c| c.contains(r#"error="invalid_token""#)));
-        let (status, challenge, _) = send(&app, "/admin/report", Some("Bearer bob-token")).await;
+        assert!(
+            challenge.is_some_and(|c| c.contains(r#"error="invalid_token""#))
+        );
+        let (status, challenge, _) =
+            send(&app, "/admin/report", Some("Bearer bob-token")).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
-        assert!(challenge.is_some_and(|c| c.contains(r#"error="insufficient_scope""#)));
+        assert!(
+            challenge
+                .is_some_and(|c| c.contains(r#"error="insufficient_scope""#))
+        );
         let (status, challenge, body) =
             send(&app, "/admin/report", Some("Bearer alice-token")).await;
         assert_eq!((status, challenge), (StatusCode::OK, None));
@@ -922,7 +964,8 @@ mod tests {
             .uri("/me")
             .header(
                 header::AUTHORIZATION,
-                HeaderValue::from_bytes(b"Bearer \xff").expect("opaque bytes are allowed"),
+                HeaderValue::from_bytes(b"Bearer \xff")
+                    .expect("opaque bytes are allowed"),
             )
             .body(Body::empty())
             .expect("valid request");
@@ -935,8 +978,10 @@ mod tests {
         let state = AppState::default();
         let cache = CacheLayer::default();
         let app = app(state.clone(), cache.clone());
-        let first = send(&app, "/admin/report", Some("Bearer alice-token")).await;
-        let second = send(&app, "/admin/report", Some("Bearer alice-token")).await;
+        let first =
+            send(&app, "/admin/report", Some("Bearer alice-token")).await;
+        let second =
+            send(&app, "/admin/report", Some("Bearer alice-token")).await;
         assert_eq!(first, second);
         assert_eq!(state.report_runs.load(Ordering::SeqCst), 1);
         assert_eq!(cache.info(), (1, 1));
@@ -964,11 +1009,13 @@ mod tests {
     #[tokio::test]
     async fn over_a_real_tcp_socket() {
         let state = AppState::default();
-        let server = serve_on_loopback(app(state.clone(), CacheLayer::default()))
-            .await
-            .expect("bind loopback");
+        let server =
+            serve_on_loopback(app(state.clone(), CacheLayer::default()))
+                .await
+                .expect("bind loopback");
         let addr = server.addr;
-        let anonymous = http_get(addr, "/admin/report", None).await.expect("reply");
+        let anonymous =
+            http_get(addr, "/admin/report", None).await.expect("reply");
         assert_eq!(anonymous.status, 401);
         assert_eq!(
             anonymous.header("www-authenticate"),
@@ -1015,7 +1062,8 @@ mod tests {
             parse_reply(b"\xff\r\n\r\n"),
             Err(ClientError::Malformed(_))
         ));
-        let reply = parse_reply(b"HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n").expect("well formed");
+        let reply = parse_reply(b"HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n")
+            .expect("well formed");
         assert_eq!(
             (reply.status, reply.header("x-a"), reply.body.as_str()),
             (204, Some("1"), "")

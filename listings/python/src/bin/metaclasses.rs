@@ -224,11 +224,9 @@ mod tests {
     fn registry_names_every_table_once() {
         let names: Vec<&str> = REGISTRY.iter().map(|(name, _)| *name).collect();
         assert_eq!(names, ["users", "invoice_line"]);
-        assert!(
-            REGISTRY
-                .iter()
-                .all(|(name, sql)| sql().starts_with(&format!("CREATE TABLE {name} (")))
-        );
+        assert!(REGISTRY.iter().all(|(name, sql)| {
+            sql().starts_with(&format!("CREATE TABLE {name} ("))
+        }));
     }
 
     #[test]

@@ -108,10 +108,14 @@ impl fmt::Display for Problem {
             Problem::NotPositive => write!(f, "must be a positive integer"),
             Problem::MissingAt => write!(f, "must contain '@'"),
             Problem::EmptyLocalPart => write!(f, "needs text before '@'"),
-            Problem::BadCharacters => write!(f, "must have one '@' and no spaces"),
+            Problem::BadCharacters => {
+                write!(f, "must have one '@' and no spaces")
+            }
             Problem::BadDomain => write!(f, "needs a domain like example.com"),
             Problem::Blank => write!(f, "must not be blank"),
-            Problem::TooLong { max } => write!(f, "must be at most {max} characters"),
+            Problem::TooLong { max } => {
+                write!(f, "must be at most {max} characters")
+            }
         }
     }
 }
@@ -186,8 +190,13 @@ impl TryFrom<SignupRequest> for Signup {
     fn try_from(raw: SignupRequest) -> Result<Self, SignupError> {
         let mut errors = Vec::new();
         let user_id = checked(&mut errors, "user_id", UserId::new(raw.user_id));
-        let email = checked(&mut errors, "email", EmailAddress::parse(&raw.email));
-        let display_name = checked(&mut errors, "display_name", display_name(raw.display_name));
+        let email =
+            checked(&mut errors, "email", EmailAddress::parse(&raw.email));
+        let display_name = checked(
+            &mut errors,
+            "display_name",
+            display_name(raw.display_name),
+        );
         match (user_id, email, display_name) {
             (Some(user_id), Some(email), Some(display_name)) => Ok(Signup {
                 user_id,
@@ -225,7 +234,8 @@ fn display_name(raw: Option<String>) -> Result<Option<String>, Problem> {
 
 /// Bytes in, domain type or a complete list of what was wrong out.
 pub fn parse_signup(json: &str) -> Result<Signup, SignupError> {
-    let raw: SignupRequest = serde_json::from_str(json).map_err(SignupError::Json)?;
+    let raw: SignupRequest =
+        serde_json::from_str(json).map_err(SignupError::Json)?;
     Signup::try_from(raw)
 }
 // ANCHOR_END: boundary
@@ -255,7 +265,9 @@ fn main() {
     ];
     for json in inputs {
         match parse_signup(json) {
-            Ok(signup) => println!("ok: {}", greeting(signup.user_id, &signup.email)),
+            Ok(signup) => {
+                println!("ok: {}", greeting(signup.user_id, &signup.email))
+            }
             Err(e) => println!("rejected: {e}"),
         }
     }
@@ -301,15 +313,18 @@ mod tests {
     fn display_name_is_optional() {
         let signup = parse_signup(r#"{"user_id": 1, "email": "a@b.io"}"#);
         assert_eq!(signup.ok().map(|s| s.display_name), Some(None));
-        let explicit_null =
-            parse_signup(r#"{"user_id": 1, "email": "a@b.io", "display_name": null}"#);
+        let explicit_null = parse_signup(
+            r#"{"user_id": 1, "email": "a@b.io", "display_name": null}"#,
+        );
         assert_eq!(explicit_null.ok().map(|s| s.display_name), Some(None));
     }
 
     #[test]
     fn every_broken_field_is_reported_at_once() {
         assert_eq!(
-            problems(r#"{"user_id": 0, "email": "ada.example.com", "display_name": "  "}"#),
+            problems(
+                r#"{"user_id": 0, "email": "ada.example.com", "display_name": "  "}"#
+            ),
             [
                 ("user_id", Problem::NotPositive),
                 ("email", Problem::MissingAt),
@@ -337,7 +352,9 @@ mod tests {
 
     #[test]
     fn email_rules() {
-        let ok = |raw: &str| EmailAddress::parse(raw).map(|e| e.as_str().to_string());
+        let ok = |raw: &str| {
+            EmailAddress::parse(raw).map(|e| e.as_str().to_string())
+        };
         assert_eq!(ok("ada@example.com"), Ok("ada@example.com".into()));
         assert_eq!(ok("  Ada@EXAMPLE.com\n"), Ok("Ada@example.com".into()));
         assert_eq!(ok("ada.example.com"), Err(Problem::MissingAt));
@@ -350,7 +367,8 @@ mod tests {
         assert_eq!(ok(""), Err(Problem::MissingAt));
         let long = format!("{}@example.com", "a".repeat(EmailAddress::MAX_LEN));
         assert_eq!(ok(&long), Err(Problem::TooLong { max: 254 }));
-        let edge = format!("{}@example.com", "a".repeat(EmailAddress::MAX_LEN - 12));
+        let edge =
+            format!("{}@example.com", "a".repeat(EmailAddress::MAX_LEN - 12));
         assert_eq!(ok(&edge).map(|e| e.chars().count()), Ok(254));
     }
 
@@ -360,7 +378,10 @@ mod tests {
             display_name(Some("  Grace ".into())),
             Ok(Some("Grace".into()))
         );
-        assert_eq!(display_name(Some("é".repeat(40))), Ok(Some("é".repeat(40))));
+        assert_eq!(
+            display_name(Some("é".repeat(40))),
+            Ok(Some("é".repeat(40)))
+        );
         assert_eq!(
             display_name(Some("é".repeat(41))),
             Err(Problem::TooLong { max: 40 })
@@ -394,12 +415,14 @@ mod tests {
 
     #[test]
     fn serde_try_from_validates_nested_newtypes() {
-        let ok = serde_json::from_str::<Invite>(r#"{"email": "Grace@Navy.MIL"}"#);
+        let ok =
+            serde_json::from_str::<Invite>(r#"{"email": "Grace@Navy.MIL"}"#);
         assert_eq!(
             ok.ok().map(|i| i.email),
             Some(EmailAddress("Grace@navy.mil".into()))
         );
-        let bad = serde_json::from_str::<Invite>(r#"{"email": "grace@localhost"}"#);
+        let bad =
+            serde_json::from_str::<Invite>(r#"{"email": "grace@localhost"}"#);
         let message = bad.err().map(|e| e.to_string()).unwrap_or_default();
         assert!(
             message.starts_with("needs a domain like example.com"),
@@ -415,7 +438,8 @@ mod tests {
             .and_then(|e| std::error::Error::source(e))
             .map(|s| s.to_string());
         assert!(source.is_some());
-        let invalid = parse_signup(r#"{"user_id": 0, "email": "a@b.io"}"#).err();
+        let invalid =
+            parse_signup(r#"{"user_id": 0, "email": "a@b.io"}"#).err();
         assert!(
             invalid
                 .as_ref()

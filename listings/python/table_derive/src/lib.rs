@@ -31,7 +31,8 @@ use proc_macro2::TokenStream as TokenStream2;
 use quote::quote;
 use syn::ext::IdentExt;
 use syn::{
-    Attribute, Data, DeriveInput, Field, Fields, GenericArgument, LitStr, PathArguments, Type,
+    Attribute, Data, DeriveInput, Field, Fields, GenericArgument, LitStr,
+    PathArguments, Type,
 };
 
 // ANCHOR: entry
@@ -79,7 +80,8 @@ struct Schema {
 impl Schema {
     /// Computed here, at compile time, and emitted as a string literal.
     fn create_table_sql(&self) -> String {
-        let columns: Vec<String> = self.columns.iter().map(ColumnSpec::ddl).collect();
+        let columns: Vec<String> =
+            self.columns.iter().map(ColumnSpec::ddl).collect();
         format!("CREATE TABLE {} ({})", self.table, columns.join(", "))
     }
 }
@@ -151,7 +153,9 @@ fn push_error(errors: &mut Option<syn::Error>, error: syn::Error) {
 fn named_fields(input: &DeriveInput) -> syn::Result<Vec<&Field>> {
     match &input.data {
         Data::Struct(data) => match &data.fields {
-            Fields::Named(named) if !named.named.is_empty() => Ok(named.named.iter().collect()),
+            Fields::Named(named) if !named.named.is_empty() => {
+                Ok(named.named.iter().collect())
+            }
             Fields::Named(_) | Fields::Unit => Err(syn::Error::new_spanned(
                 &input.ident,
                 "`Table` needs at least one named field: a table without columns cannot be created",
@@ -235,7 +239,10 @@ fn column_of(field: &Field) -> syn::Result<ColumnSpec> {
     let name = match &field.ident {
         Some(ident) => ident.unraw().to_string(),
         None => {
-            return Err(syn::Error::new_spanned(field, "`Table` needs named fields"));
+            return Err(syn::Error::new_spanned(
+                field,
+                "`Table` needs named fields",
+            ));
         }
     };
     Ok(ColumnSpec {
@@ -287,10 +294,12 @@ fn check_one_primary_key(
 fn column_type(ty: &Type) -> syn::Result<(&'static str, bool)> {
     let ty = ungrouped(ty);
     match option_inner(ty) {
-        Some(inner) if option_inner(ungrouped(inner)).is_some() => Err(syn::Error::new_spanned(
-            ty,
-            "`Option<Option<T>>` has no SQL meaning: a column is NULL or it is not",
-        )),
+        Some(inner) if option_inner(ungrouped(inner)).is_some() => {
+            Err(syn::Error::new_spanned(
+                ty,
+                "`Option<Option<T>>` has no SQL meaning: a column is NULL or it is not",
+            ))
+        }
         Some(inner) => Ok((scalar_sql_type(ungrouped(inner))?, true)),
         None => Ok((scalar_sql_type(ty)?, false)),
     }
@@ -327,7 +336,9 @@ fn option_inner(ty: &Type) -> Option<&Type> {
 
 fn scalar_sql_type(ty: &Type) -> syn::Result<&'static str> {
     let ident = match ty {
-        Type::Path(path) if path.qself.is_none() => path.path.get_ident().map(ToString::to_string),
+        Type::Path(path) if path.qself.is_none() => {
+            path.path.get_ident().map(ToString::to_string)
+        }
         _ => None,
     };
     let sql_type = match ident.as_deref() {
@@ -393,7 +404,8 @@ mod tests {
     #[test]
     fn columns_keep_declaration_order_and_mark_the_primary_key() {
         let columns = schema(user()).columns;
-        let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+        let names: Vec<&str> =
+            columns.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["id", "email", "age", "active"]);
         let keys: Vec<&str> = columns
             .iter()
@@ -469,7 +481,10 @@ mod tests {
     #[test]
     fn a_tuple_struct_becomes_a_compile_error_not_a_panic() {
         let input: DeriveInput = parse_quote! { struct Pair(i64, String); };
-        assert!(schema_of(&input).is_err_and(|e| e.to_string().contains("tuple struct")));
+        assert!(
+            schema_of(&input)
+                .is_err_and(|e| e.to_string().contains("tuple struct"))
+        );
         let tokens = derive(&input).to_string();
         assert!(tokens.contains("compile_error"), "{tokens}");
         assert!(!tokens.contains("impl Table"), "{tokens}");
@@ -488,7 +503,10 @@ mod tests {
 
     #[test]
     fn primary_key_must_exist_be_unique_and_not_null() {
-        assert!(error(parse_quote! { struct A { id: i64 } }).contains("no primary key"));
+        assert!(
+            error(parse_quote! { struct A { id: i64 } })
+                .contains("no primary key")
+        );
         assert!(
             error(parse_quote! {
                 struct B { #[table(primary_key)] a: i64, #[table(primary_key)] b: i64 }
@@ -504,11 +522,20 @@ mod tests {
     #[test]
     fn other_shapes_are_rejected_with_a_reason() {
         assert!(error(parse_quote! { enum E { A } }).contains("not an enum"));
-        assert!(error(parse_quote! { union U { a: i64 } }).contains("not a union"));
-        assert!(error(parse_quote! { struct Unit; }).contains("at least one named field"));
-        assert!(error(parse_quote! { struct Empty {} }).contains("at least one named field"));
         assert!(
-            error(parse_quote! { struct G<T> { #[table(primary_key)] id: T } }).contains("generic")
+            error(parse_quote! { union U { a: i64 } }).contains("not a union")
+        );
+        assert!(
+            error(parse_quote! { struct Unit; })
+                .contains("at least one named field")
+        );
+        assert!(
+            error(parse_quote! { struct Empty {} })
+                .contains("at least one named field")
+        );
+        assert!(
+            error(parse_quote! { struct G<T> { #[table(primary_key)] id: T } })
+                .contains("generic")
         );
         assert!(
             error(

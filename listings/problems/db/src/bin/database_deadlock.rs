@@ -39,7 +39,6 @@ use postgres::error::SqlState;
 use postgres::{Client, GenericClient, IsolationLevel};
 use support::pg::{connect, database_url};
 
-
 // ANCHOR: errors
 /// Everything a transfer can fail with.
 #[derive(Debug)]
@@ -97,13 +96,20 @@ impl fmt::Display for BankError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             BankError::Db(e) => match e.as_db_error() {
-                Some(db) => write!(f, "SQLSTATE {} {}", db.code().code(), db.message()),
+                Some(db) => {
+                    write!(f, "SQLSTATE {} {}", db.code().code(), db.message())
+                }
                 None => write!(f, "{e}"),
             },
-            BankError::InvalidTransfer(why) => write!(f, "invalid transfer: {why}"),
+            BankError::InvalidTransfer(why) => {
+                write!(f, "invalid transfer: {why}")
+            }
             BankError::NoSuchAccount(id) => write!(f, "no account {id}"),
             BankError::InsufficientFunds { id, balance, cents } => {
-                write!(f, "account {id} holds {balance} cents, cannot pay {cents}")
+                write!(
+                    f,
+                    "account {id} holds {balance} cents, cannot pay {cents}"
+                )
             }
             BankError::VersionConflict { id, expected } => {
                 write!(
@@ -111,7 +117,9 @@ impl fmt::Display for BankError {
                     "account {id}: version {expected} is stale (0 rows updated)"
                 )
             }
-            BankError::NeverBlocked => write!(f, "the other session never blocked"),
+            BankError::NeverBlocked => {
+                write!(f, "the other session never blocked")
+            }
             BankError::RetriesExhausted { attempts, last } => {
                 write!(f, "gave up after {attempts} attempts: {last}")
             }
@@ -206,7 +214,11 @@ fn unique_table_name() -> String {
 
 impl Bank {
     /// Creates the table with the given `(id, balance_cents)` accounts.
-    pub fn open(url: &str, mut admin: Client, accounts: &[(i32, i64)]) -> Result<Bank, BankError> {
+    pub fn open(
+        url: &str,
+        mut admin: Client,
+        accounts: &[(i32, i64)],
+    ) -> Result<Bank, BankError> {
         let table = unique_table_name();
         admin.batch_execute(&format!(
             "CREATE TABLE {table} (
@@ -246,7 +258,10 @@ impl Bank {
 
     /// A new connection with these settings. `statement_timeout` is a
     /// safety net: no statement here should ever wait 30 s.
-    pub fn session(&self, settings: SessionSettings) -> Result<Session, BankError> {
+    pub fn session(
+        &self,
+        settings: SessionSettings,
+    ) -> Result<Session, BankError> {
         let mut client = connect(&self.url)?;
         client.batch_execute(&format!(
             "SET deadlock_timeout = {}; SET lock_timeout = {}; SET statement_timeout = 30000",
@@ -258,7 +273,8 @@ impl Bank {
 
     /// All balances, by account id.
     pub fn balances(&self) -> Result<Vec<(i32, i64)>, BankError> {
-        let sql = format!("SELECT id, balance_cents FROM {} ORDER BY id", self.table);
+        let sql =
+            format!("SELECT id, balance_cents FROM {} ORDER BY id", self.table);
         let rows = self.with_admin(|c| c.query(&sql, &[]))?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
@@ -268,10 +284,10 @@ impl Bank {
     /// `pg_stat_activity` is read fresh every time.
     pub fn wait_until_blocked(&self, pid: i32) -> Result<(), BankError> {
         let deadline = Instant::now() + Duration::from_secs(10);
-        let sql =
-            "SELECT coalesce(wait_event_type = 'Lock', false) FROM pg_stat_activity WHERE pid = $1";
+        let sql = "SELECT coalesce(wait_event_type = 'Lock', false) FROM pg_stat_activity WHERE pid = $1";
         while Instant::now() < deadline {
-            let blocked: bool = self.with_admin(|c| c.query_one(sql, &[&pid]))?.get(0);
+            let blocked: bool =
+                self.with_admin(|c| c.query_one(sql, &[&pid]))?.get(0);
             if blocked {
                 return Ok(());
             }
@@ -288,7 +304,8 @@ impl Drop for Bank {
             .get_mut()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         // Best effort: a failed drop leaves a uniquely named table behind.
-        let _ = admin.batch_execute(&format!("DROP TABLE IF EXISTS {}", self.table));
+        let _ = admin
+            .batch_execute(&format!("DROP TABLE IF EXISTS {}", self.table));
     }
 }
 // ANCHOR_END: bank
@@ -302,7 +319,9 @@ fn add_to_balance(
     id: i32,
     delta: i64,
 ) -> Result<(), BankError> {
-    let sql = format!("UPDATE {table} SET balance_cents = balance_cents + $2 WHERE id = $1");
+    let sql = format!(
+        "UPDATE {table} SET balance_cents = balance_cents + $2 WHERE id = $1"
+    );
     match tx.execute(&sql, &[&id, &delta])? {
         0 => Err(BankError::NoSuchAccount(id)),
         _ => Ok(()),
@@ -366,7 +385,9 @@ fn lock_in_id_order(
     table: &str,
     t: Transfer,
 ) -> Result<i64, BankError> {
-    let sql = format!("SELECT balance_cents FROM {table} WHERE id = $1 FOR NO KEY UPDATE");
+    let sql = format!(
+        "SELECT balance_cents FROM {table} WHERE id = $1 FOR NO KEY UPDATE"
+    );
     let mut source_balance = 0;
     for id in [t.from.min(t.to), t.from.max(t.to)] {
         let row = tx
@@ -441,7 +462,8 @@ fn read_versioned(
     table: &str,
     id: i32,
 ) -> Result<(i64, i32), BankError> {
-    let sql = format!("SELECT balance_cents, version FROM {table} WHERE id = $1");
+    let sql =
+        format!("SELECT balance_cents, version FROM {table} WHERE id = $1");
     let row = c
         .query_opt(&sql, &[&id])?
         .ok_or(BankError::NoSuchAccount(id))?;
@@ -555,9 +577,11 @@ pub fn run_deadlock(
             });
             let mut once = |_: u32| {
                 let between = choreography.take();
-                transfer_source_first(&mut loser, table, victim_pays, || match between {
-                    Some(forced) => forced(),
-                    None => Ok(()),
+                transfer_source_first(&mut loser, table, victim_pays, || {
+                    match between {
+                        Some(forced) => forced(),
+                        None => Ok(()),
+                    }
                 })
             };
             if victim_retries {
@@ -582,7 +606,9 @@ pub fn run_deadlock(
 /// Fix (a) under contention: A locks both rows (in id order) and holds
 /// them until B is seen waiting; B, also in id order, waits behind A
 /// instead of forming a cycle.
-pub fn run_id_order(bank: &Bank) -> Result<[Result<u32, BankError>; 2], BankError> {
+pub fn run_id_order(
+    bank: &Bank,
+) -> Result<[Result<u32, BankError>; 2], BankError> {
     let mut a = bank.session(SURVIVES_DEADLOCKS)?;
     let mut b = bank.session(SURVIVES_DEADLOCKS)?;
     let b_pid = b.pid;
@@ -625,9 +651,11 @@ pub fn run_lock_timeout(
     let mut a_tx = a.client.transaction()?;
     add_to_balance(&mut a_tx, &bank.table, A_PAYS.from, -A_PAYS.cents)?;
     // B needs account 1, which A's open transaction holds.
-    let b_result = transfer_source_first(&mut b, &bank.table, B_PAYS, || Ok(()));
-    let a_result = add_to_balance(&mut a_tx, &bank.table, A_PAYS.to, A_PAYS.cents)
-        .and_then(|()| Ok(a_tx.commit()?));
+    let b_result =
+        transfer_source_first(&mut b, &bank.table, B_PAYS, || Ok(()));
+    let a_result =
+        add_to_balance(&mut a_tx, &bank.table, A_PAYS.to, A_PAYS.cents)
+            .and_then(|()| Ok(a_tx.commit()?));
     Ok([a_result, b_result])
 }
 
@@ -640,7 +668,8 @@ pub fn run_serialization_failure(
     let mut a = bank.session(SURVIVES_DEADLOCKS)?;
     let mut other = bank.session(SURVIVES_DEADLOCKS)?;
     let table = bank.table.as_str();
-    let mut interfere = Some(move || add_to_balance(&mut other.client, table, 1, B_PAYS.cents));
+    let mut interfere =
+        Some(move || add_to_balance(&mut other.client, table, 1, B_PAYS.cents));
     let mut once = |_: u32| {
         let mut tx = a
             .client
@@ -669,7 +698,8 @@ pub fn run_serialization_failure(
         Ok(())
     };
     Ok(if with_retry {
-        retry(RETRY, once, |n, e| println!("   A attempt {n}: {e}")).map(|((), n)| n)
+        retry(RETRY, once, |n, e| println!("   A attempt {n}: {e}"))
+            .map(|((), n)| n)
     } else {
         once(1).map(|()| 1)
     })
@@ -686,7 +716,8 @@ pub fn run_optimistic(
     let mut b = bank.session(SURVIVES_DEADLOCKS)?;
     let table = bank.table.as_str();
     let mut b_deposits = Some(move || {
-        add_optimistically(&mut b.client, table, 1, B_PAYS.cents, || Ok(())).map(drop)
+        add_optimistically(&mut b.client, table, 1, B_PAYS.cents, || Ok(()))
+            .map(drop)
     });
     let mut once = |_: u32| {
         let interleave = b_deposits.take();
@@ -695,14 +726,27 @@ pub fn run_optimistic(
             None => Ok(()),
         };
         let withdrawn = if versioned {
-            add_optimistically(&mut a.client, table, 1, -A_PAYS.cents, after_read)
+            add_optimistically(
+                &mut a.client,
+                table,
+                1,
+                -A_PAYS.cents,
+                after_read,
+            )
         } else {
-            add_read_modify_write(&mut a.client, table, 1, -A_PAYS.cents, after_read)
+            add_read_modify_write(
+                &mut a.client,
+                table,
+                1,
+                -A_PAYS.cents,
+                after_read,
+            )
         };
         withdrawn.map(drop)
     };
     Ok(if with_retry {
-        retry(RETRY, once, |n, e| println!("   A attempt {n}: {e}")).map(|((), n)| n)
+        retry(RETRY, once, |n, e| println!("   A attempt {n}: {e}"))
+            .map(|((), n)| n)
     } else {
         once(1).map(|()| 1)
     })
@@ -733,7 +777,9 @@ fn demo(url: &str) -> Result<(), BankError> {
     println!("accounts {START:?} (id, cents)");
     println!("A pays {A_PAYS}; B pays {B_PAYS}");
 
-    println!("\n1. each transfer updates its source first; B has the shorter deadlock_timeout");
+    println!(
+        "\n1. each transfer updates its source first; B has the shorter deadlock_timeout"
+    );
     let bank = fresh_bank(url)?;
     let [a, b] = run_deadlock(&bank, Side::B, LOSES_DEADLOCKS, false)?;
     println!("   A: {}\n   B: {}", outcome(&a), outcome(&b));
@@ -762,13 +808,17 @@ fn demo(url: &str) -> Result<(), BankError> {
     println!("   A: {}\n   B: {}", outcome(&a), outcome(&b));
     print_balances(&bank)?;
 
-    println!("\n(c) again, SERIALIZABLE: 2500 is paid into account 1 between A's read and write");
+    println!(
+        "\n(c) again, SERIALIZABLE: 2500 is paid into account 1 between A's read and write"
+    );
     let bank = fresh_bank(url)?;
     let a = run_serialization_failure(&bank, true)?;
     println!("   A: {}", outcome(&a));
     print_balances(&bank)?;
 
-    println!("\n(d) B pays 2500 into account 1 between A's read and A's write of it");
+    println!(
+        "\n(d) B pays 2500 into account 1 between A's read and A's write of it"
+    );
     println!("   read-modify-write, no version check:");
     let bank = fresh_bank(url)?;
     let a = run_optimistic(&bank, false, false)?;
@@ -785,7 +835,11 @@ fn demo(url: &str) -> Result<(), BankError> {
 fn main() {
     let url = database_url();
     if let Err(e) = connect(&url) {
-        support::skip::exit_unavailable("database_deadlock", "PostgreSQL (set DATABASE_URL)", e);
+        support::skip::exit_unavailable(
+            "database_deadlock",
+            "PostgreSQL (set DATABASE_URL)",
+            e,
+        );
     }
     if let Err(e) = demo(&url) {
         eprintln!("database_deadlock: {e}");
@@ -804,8 +858,13 @@ mod tests {
     fn bank_or_skip(test: &str) -> Option<Bank> {
         let url = database_url();
         match connect(&url) {
-            Ok(admin) => Some(Bank::open(&url, admin, &START).expect("create the accounts table")),
-            Err(e) if services_required() => panic!("{test}: PostgreSQL unreachable: {e}"),
+            Ok(admin) => Some(
+                Bank::open(&url, admin, &START)
+                    .expect("create the accounts table"),
+            ),
+            Err(e) if services_required() => {
+                panic!("{test}: PostgreSQL unreachable: {e}")
+            }
             Err(e) => {
                 println!("skipped: {test}: PostgreSQL unreachable: {e}");
                 None
@@ -827,7 +886,8 @@ mod tests {
         let Some(bank) = bank_or_skip("deadlock, B loses") else {
             return;
         };
-        let [a, b] = run_deadlock(&bank, Side::B, LOSES_DEADLOCKS, false).unwrap();
+        let [a, b] =
+            run_deadlock(&bank, Side::B, LOSES_DEADLOCKS, false).unwrap();
         assert_eq!(a.unwrap(), 1);
         assert_eq!(b.unwrap_err().sqlstate(), Some("40P01"));
         assert_eq!(bank.balances().unwrap(), ONLY_A);
@@ -838,7 +898,8 @@ mod tests {
         let Some(bank) = bank_or_skip("deadlock, A loses") else {
             return;
         };
-        let [a, b] = run_deadlock(&bank, Side::A, LOSES_DEADLOCKS, false).unwrap();
+        let [a, b] =
+            run_deadlock(&bank, Side::A, LOSES_DEADLOCKS, false).unwrap();
         assert_eq!(a.unwrap_err().sqlstate(), Some("40P01"));
         assert_eq!(b.unwrap(), 1);
         assert_eq!(bank.balances().unwrap(), ONLY_B);
@@ -877,7 +938,8 @@ mod tests {
                 scope.spawn(move || {
                     let mut s = bank.session(SURVIVES_DEADLOCKS).unwrap();
                     for _ in 0..rounds {
-                        transfer_in_id_order(&mut s, &bank.table, t, || Ok(())).unwrap();
+                        transfer_in_id_order(&mut s, &bank.table, t, || Ok(()))
+                            .unwrap();
                     }
                 });
             }
@@ -925,7 +987,8 @@ mod tests {
         let Some(bank) = bank_or_skip("retry 40P01") else {
             return;
         };
-        let [a, b] = run_deadlock(&bank, Side::B, LOSES_DEADLOCKS, true).unwrap();
+        let [a, b] =
+            run_deadlock(&bank, Side::B, LOSES_DEADLOCKS, true).unwrap();
         assert_eq!((a.unwrap(), b.unwrap()), (1, 2));
         assert_eq!(bank.balances().unwrap(), BOTH);
     }
@@ -998,16 +1061,22 @@ mod tests {
             to: 99,
             cents: 1,
         };
-        let err = transfer_in_id_order(&mut s, &bank.table, to_nowhere, || Ok(())).unwrap_err();
+        let err =
+            transfer_in_id_order(&mut s, &bank.table, to_nowhere, || Ok(()))
+                .unwrap_err();
         assert!(matches!(err, BankError::NoSuchAccount(99)), "{err}");
-        let err = transfer_source_first(&mut s, &bank.table, to_nowhere, || Ok(())).unwrap_err();
+        let err =
+            transfer_source_first(&mut s, &bank.table, to_nowhere, || Ok(()))
+                .unwrap_err();
         assert!(matches!(err, BankError::NoSuchAccount(99)), "{err}");
         let too_much = Transfer {
             from: 1,
             to: 2,
             cents: 10_001,
         };
-        let err = transfer_in_id_order(&mut s, &bank.table, too_much, || Ok(())).unwrap_err();
+        let err =
+            transfer_in_id_order(&mut s, &bank.table, too_much, || Ok(()))
+                .unwrap_err();
         assert!(
             matches!(
                 err,
@@ -1020,7 +1089,9 @@ mod tests {
             "{err}"
         );
         // The CHECK constraint stops the naive path too: 23514 check_violation.
-        let err = transfer_source_first(&mut s, &bank.table, too_much, || Ok(())).unwrap_err();
+        let err =
+            transfer_source_first(&mut s, &bank.table, too_much, || Ok(()))
+                .unwrap_err();
         assert_eq!(err.sqlstate(), Some("23514"));
         assert!(!err.is_transient());
         assert_eq!(bank.balances().unwrap(), START, "nothing moved");
@@ -1092,7 +1163,8 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_is_capped() {
-        let delays: Vec<u128> = (1..=8).map(|n| RETRY.delay_after(n).as_millis()).collect();
+        let delays: Vec<u128> =
+            (1..=8).map(|n| RETRY.delay_after(n).as_millis()).collect();
         assert_eq!(delays, [20, 40, 80, 160, 320, 640, 1000, 1000]);
         assert_eq!(RETRY.delay_after(u32::MAX), Duration::from_secs(1));
     }

@@ -162,8 +162,12 @@ fn check_node(
     }
     if let Some(high) = upper {
         match duplicates {
-            Duplicates::Reject if value >= high => return Err(broken(Bound::LessThan(high))),
-            Duplicates::AllowLeft if value > high => return Err(broken(Bound::AtMost(high))),
+            Duplicates::Reject if value >= high => {
+                return Err(broken(Bound::LessThan(high)));
+            }
+            Duplicates::AllowLeft if value > high => {
+                return Err(broken(Bound::AtMost(high)));
+            }
             _ => {}
         }
     }
@@ -174,7 +178,10 @@ fn check_node(
 // ANCHOR: recursive
 /// Bounds, recursively: a node's value becomes the upper bound of its left
 /// subtree and the lower bound of its right subtree. Stack depth = height.
-pub fn validate_recursive(tree: &Tree, duplicates: Duplicates) -> Result<(), BstError> {
+pub fn validate_recursive(
+    tree: &Tree,
+    duplicates: Duplicates,
+) -> Result<(), BstError> {
     fn walk(
         tree: &Tree,
         depth: usize,
@@ -194,7 +201,10 @@ pub fn validate_recursive(tree: &Tree, duplicates: Duplicates) -> Result<(), Bst
 // ANCHOR: iterative
 /// The same checks in the same order, with the pending subtrees and their
 /// bounds on a heap stack instead of the call stack.
-pub fn validate_iterative(tree: &Tree, duplicates: Duplicates) -> Result<(), BstError> {
+pub fn validate_iterative(
+    tree: &Tree,
+    duplicates: Duplicates,
+) -> Result<(), BstError> {
     let mut stack: Vec<(&Node, usize, Option<i64>, Option<i64>)> = Vec::new();
     if let Some(root) = tree {
         stack.push((root, 0, None, None));
@@ -252,7 +262,9 @@ pub fn insert(tree: &mut Tree, value: i64, duplicates: Duplicates) -> bool {
     let mut slot = tree;
     while let Some(node) = slot {
         slot = match (value.cmp(&node.value), duplicates) {
-            (Ordering::Less, _) | (Ordering::Equal, Duplicates::AllowLeft) => &mut node.left,
+            (Ordering::Less, _) | (Ordering::Equal, Duplicates::AllowLeft) => {
+                &mut node.left
+            }
             (Ordering::Greater, _) => &mut node.right,
             (Ordering::Equal, Duplicates::Reject) => return false,
         };

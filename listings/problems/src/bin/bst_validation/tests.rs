@@ -8,7 +8,11 @@ fn all_validators_agree(tree: &Tree) -> Result<(), BstError> {
     recursive
 }
 
-fn out_of_bounds(value: i64, depth: usize, required: Bound) -> Result<(), BstError> {
+fn out_of_bounds(
+    value: i64,
+    depth: usize,
+    required: Bound,
+) -> Result<(), BstError> {
     Err(BstError::OutOfBounds {
         value,
         depth,
@@ -200,7 +204,9 @@ fn first_offender(tree: &Tree, duplicates: Duplicates) -> Option<(i64, usize)> {
         duplicates: Duplicates,
     ) -> Option<(i64, usize)> {
         let node = tree.as_ref()?;
-        let fits = |&(ancestor, went_left): &(i64, bool)| match (went_left, duplicates) {
+        let fits = |&(ancestor, went_left): &(i64, bool)| match (
+            went_left, duplicates,
+        ) {
             (true, Duplicates::Reject) => node.value < ancestor,
             (true, Duplicates::AllowLeft) => node.value <= ancestor,
             (false, _) => node.value > ancestor,
@@ -249,21 +255,26 @@ fn value() -> impl Strategy<Value = i64> {
 }
 
 fn random_tree() -> impl Strategy<Value = Tree> {
-    prop::collection::vec((value(), prop::collection::vec(any::<bool>(), 0..6)), 0..14)
-        .prop_map(|placements| {
-            let mut tree = None;
-            for (value, path) in placements {
-                place(&mut tree, value, &path);
-            }
-            tree
-        })
+    prop::collection::vec(
+        (value(), prop::collection::vec(any::<bool>(), 0..6)),
+        0..14,
+    )
+    .prop_map(|placements| {
+        let mut tree = None;
+        for (value, path) in placements {
+            place(&mut tree, value, &path);
+        }
+        tree
+    })
 }
 
 fn error_site(result: Result<(), BstError>) -> Option<(i64, usize)> {
     match result {
         Ok(()) => None,
         Err(BstError::OutOfBounds { value, depth, .. }) => Some((value, depth)),
-        Err(other) => panic!("bounds validators report OutOfBounds, got {other:?}"),
+        Err(other) => {
+            panic!("bounds validators report OutOfBounds, got {other:?}")
+        }
     }
 }
 

@@ -54,7 +54,9 @@ impl Account {
         match self.balance_cents.try_lock() {
             Ok(guard) => Ok(Some(guard)),
             Err(TryLockError::WouldBlock) => Ok(None),
-            Err(TryLockError::Poisoned(_)) => Err(TransferError::Poisoned(self.id)),
+            Err(TryLockError::Poisoned(_)) => {
+                Err(TransferError::Poisoned(self.id))
+            }
         }
     }
 }
@@ -71,20 +73,35 @@ pub enum TransferError {
 impl std::fmt::Display for TransferError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            TransferError::SameAccount(id) => write!(f, "account {id} cannot pay itself"),
-            TransferError::NonPositiveAmount(c) => write!(f, "amount must be positive, got {c}"),
-            TransferError::InsufficientFunds { id, balance, cents } => {
-                write!(f, "account {id} holds {balance} cents, cannot pay {cents}")
+            TransferError::SameAccount(id) => {
+                write!(f, "account {id} cannot pay itself")
             }
-            TransferError::Poisoned(id) => write!(f, "account {id}'s lock is poisoned"),
-            TransferError::GaveUp { attempts } => write!(f, "gave up after {attempts} attempts"),
+            TransferError::NonPositiveAmount(c) => {
+                write!(f, "amount must be positive, got {c}")
+            }
+            TransferError::InsufficientFunds { id, balance, cents } => {
+                write!(
+                    f,
+                    "account {id} holds {balance} cents, cannot pay {cents}"
+                )
+            }
+            TransferError::Poisoned(id) => {
+                write!(f, "account {id}'s lock is poisoned")
+            }
+            TransferError::GaveUp { attempts } => {
+                write!(f, "gave up after {attempts} attempts")
+            }
         }
     }
 }
 
 impl std::error::Error for TransferError {}
 
-fn check(from: &Account, to: &Account, cents: i64) -> Result<(), TransferError> {
+fn check(
+    from: &Account,
+    to: &Account,
+    cents: i64,
+) -> Result<(), TransferError> {
     if from.id == to.id {
         Err(TransferError::SameAccount(from.id))
     } else if cents <= 0 {
@@ -124,7 +141,10 @@ pub enum SecondLock {
 
 /// `try_lock` in a loop until `patience` runs out: a lock with a timeout,
 /// which std's `Mutex` does not offer directly.
-fn try_lock_for(account: &Account, patience: Duration) -> Result<SecondLock, TransferError> {
+fn try_lock_for(
+    account: &Account,
+    patience: Duration,
+) -> Result<SecondLock, TransferError> {
     let deadline = Instant::now() + patience;
     loop {
         if account.try_lock()?.is_some() {
@@ -175,7 +195,11 @@ fn join<T>(handle: thread::ScopedJoinHandle<'_, T>) -> T {
 /// Fix 1: lock the account with the smaller id first, whatever the
 /// direction of the transfer. (Ordering by address, `Arc::as_ptr`, works
 /// the same way when there is no natural id.)
-pub fn transfer_ordered(from: &Account, to: &Account, cents: i64) -> Result<(), TransferError> {
+pub fn transfer_ordered(
+    from: &Account,
+    to: &Account,
+    cents: i64,
+) -> Result<(), TransferError> {
     check(from, to, cents)?;
     let (first, second) = if from.id < to.id {
         (from, to)
@@ -207,7 +231,8 @@ pub fn transfer_with_backoff(
     for attempt in 1..=max_attempts {
         let mut source = from.lock()?;
         if let Some(mut target) = to.try_lock()? {
-            return move_cents(from.id, &mut source, &mut target, cents).map(|()| attempt);
+            return move_cents(from.id, &mut source, &mut target, cents)
+                .map(|()| attempt);
         }
         drop(source);
         // 1, 2, 4, ... up to 256 microseconds, times a random factor in
@@ -270,11 +295,13 @@ fn opposite_transfers(
     let (one, two) = (Account::new(1, 100_000), Account::new(2, 100_000));
     let job = |from: &Arc<Account>, to: &Arc<Account>, cents: i64| {
         let (from, to) = (Arc::clone(from), Arc::clone(to));
-        Box::new(move || (0..rounds).try_for_each(|_| transfer(&from, &to, cents)))
-            as Box<dyn FnOnce() -> Result<(), TransferError> + Send>
+        Box::new(move || {
+            (0..rounds).try_for_each(|_| transfer(&from, &to, cents))
+        }) as Box<dyn FnOnce() -> Result<(), TransferError> + Send>
     };
     let jobs = vec![job(&one, &two, 3), job(&two, &one, 5)];
-    let results = finish_within(Duration::from_secs(30), jobs).ok_or("deadlocked")?;
+    let results =
+        finish_within(Duration::from_secs(30), jobs).ok_or("deadlocked")?;
     for result in results {
         result.map_err(|e| e.to_string())?;
     }
@@ -286,31 +313,44 @@ fn opposite_transfers(
 // ANCHOR_END: run
 
 // ANCHOR: main
-fn with_backoff(from: &Account, to: &Account, cents: i64) -> Result<(), TransferError> {
+fn with_backoff(
+    from: &Account,
+    to: &Account,
+    cents: i64,
+) -> Result<(), TransferError> {
     transfer_with_backoff(from, to, cents, 100_000).map(drop)
 }
 
 fn show(label: &str, balances: Result<(i64, i64), String>) {
     match balances {
-        Ok((one, two)) => println!("{label}: balances 1: {one}, 2: {two}, total {}", one + two),
+        Ok((one, two)) => println!(
+            "{label}: balances 1: {one}, 2: {two}, total {}",
+            one + two
+        ),
         Err(e) => println!("{label}: {e}"),
     }
 }
 
 fn main() {
     let (a, b) = (Account::new(1, 100_000), Account::new(2, 100_000));
-    println!("thread 1 locks account 1 then wants 2; thread 2 locks 2 then wants 1");
+    println!(
+        "thread 1 locks account 1 then wants 2; thread 2 locks 2 then wants 1"
+    );
     match opposite_order(&a, &b, Duration::from_millis(100)) {
         Ok([one, two]) => {
             println!("  thread 1, second lock: {one:?}");
             println!("  thread 2, second lock: {two:?}");
-            println!("  (with lock() instead of try_lock, both would wait forever)");
+            println!(
+                "  (with lock() instead of try_lock, both would wait forever)"
+            );
         }
         Err(e) => println!("  {e}"),
     }
 
     let rounds = 10_000;
-    println!("\n{rounds} transfers of 3 cents 1 -> 2 and of 5 cents 2 -> 1, at once:");
+    println!(
+        "\n{rounds} transfers of 3 cents 1 -> 2 and of 5 cents 2 -> 1, at once:"
+    );
     show(
         "fix 1, smaller id first",
         opposite_transfers(transfer_ordered, rounds),

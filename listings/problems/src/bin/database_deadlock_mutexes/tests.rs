@@ -124,7 +124,8 @@ fn plans() -> impl Strategy<Value = Vec<Vec<(usize, usize, i64)>>> {
 
 fn oracle(plans: &[Vec<(usize, usize, i64)>]) -> Vec<i64> {
     let mut balances = vec![1_000_000; 3];
-    for &(from, to, cents) in plans.iter().flatten().filter(|(f, t, _)| f != t) {
+    for &(from, to, cents) in plans.iter().flatten().filter(|(f, t, _)| f != t)
+    {
         balances[from] -= cents;
         balances[to] += cents;
     }
@@ -135,7 +136,8 @@ fn run(
     plans: &[Vec<(usize, usize, i64)>],
     transfer: fn(&Account, &Account, i64) -> Result<(), TransferError>,
 ) -> Option<Vec<i64>> {
-    let accounts: Vec<Arc<Account>> = (1..=3).map(|id| Account::new(id, 1_000_000)).collect();
+    let accounts: Vec<Arc<Account>> =
+        (1..=3).map(|id| Account::new(id, 1_000_000)).collect();
     let jobs = plans
         .iter()
         .map(|plan| {
@@ -144,7 +146,8 @@ fn run(
                 plan.iter().all(|&(f, t, cents)| {
                     let result = transfer(&accounts[f], &accounts[t], cents);
                     if f == t {
-                        result == Err(TransferError::SameAccount(accounts[f].id))
+                        result
+                            == Err(TransferError::SameAccount(accounts[f].id))
                     } else {
                         result.is_ok()
                     }

@@ -49,7 +49,12 @@ impl Boundary {
 }
 
 /// Keeps the leftmost longest window: only a strictly longer one replaces it.
-fn keep_longer<'a>(best: &mut Longest<'a>, s: &'a str, left: Boundary, right: Boundary) {
+fn keep_longer<'a>(
+    best: &mut Longest<'a>,
+    s: &'a str,
+    left: Boundary,
+    right: Boundary,
+) {
     let chars = right.chars - left.chars;
     if chars > best.chars {
         *best = Longest {

@@ -76,7 +76,8 @@ fn brute_force(s: &str) -> (usize, &str) {
     for i in 0..chars.len() {
         for j in i..chars.len() {
             let window = &chars[i..=j];
-            let distinct: HashSet<char> = window.iter().map(|&(_, c)| c).collect();
+            let distinct: HashSet<char> =
+                window.iter().map(|&(_, c)| c).collect();
             if distinct.len() == window.len() && window.len() > best.0 {
                 let (start, _) = chars[i];
                 let (last, c) = chars[j];

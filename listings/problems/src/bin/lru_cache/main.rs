@@ -182,7 +182,8 @@ impl<K: Hash + Eq + Clone, V> LruCache<K, V> {
 fn recency<K: Hash + Eq + Clone + std::fmt::Debug, V: std::fmt::Debug>(
     cache: &LruCache<K, V>,
 ) -> String {
-    let entries: Vec<String> = cache.iter().map(|(k, v)| format!("{k:?}={v:?}")).collect();
+    let entries: Vec<String> =
+        cache.iter().map(|(k, v)| format!("{k:?}={v:?}")).collect();
     format!("[{}]", entries.join(", "))
 }
 
@@ -209,7 +210,10 @@ fn main() {
     for step in steps {
         let shown = match step {
             Put(key, value) => {
-                format!("put({key}, {value}) -> evicted {:?}", cache.put(key, value))
+                format!(
+                    "put({key}, {value}) -> evicted {:?}",
+                    cache.put(key, value)
+                )
             }
             Get(key) => format!("get({key}) -> {:?}", cache.get(&key)),
         };

@@ -1,13 +1,17 @@
 use super::*;
 use proptest::prelude::*;
 
-fn entries<K: Hash + Eq + Clone, V: Clone>(cache: &LruCache<K, V>) -> Vec<(K, V)> {
+fn entries<K: Hash + Eq + Clone, V: Clone>(
+    cache: &LruCache<K, V>,
+) -> Vec<(K, V)> {
     cache.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
 /// The list and the map describe the same entries, and the links agree in
 /// both directions.
-fn assert_consistent<K: Hash + Eq + Clone + std::fmt::Debug, V>(cache: &LruCache<K, V>) {
+fn assert_consistent<K: Hash + Eq + Clone + std::fmt::Debug, V>(
+    cache: &LruCache<K, V>,
+) {
     assert!(cache.nodes.len() <= cache.capacity);
     assert_eq!(cache.slots.len(), cache.nodes.len());
     let forward: Vec<usize> =
@@ -123,7 +127,8 @@ fn owned_keys_are_looked_up_by_borrowed_form() {
 #[test]
 fn reserving_up_front_fails_cleanly_when_impossible() {
     assert!(LruCache::<u64, u64>::try_with_capacity(usize::MAX).is_err());
-    let mut cache = LruCache::<u64, u64>::try_with_capacity(1_000).expect("1,000 entries fit");
+    let mut cache = LruCache::<u64, u64>::try_with_capacity(1_000)
+        .expect("1,000 entries fit");
     assert!(cache.nodes.capacity() >= 1_000 && cache.slots.capacity() >= 1_000);
     assert_eq!(cache.put(1, 1), None);
     assert_eq!(cache.capacity(), 1_000);

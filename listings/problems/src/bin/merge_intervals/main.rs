@@ -70,7 +70,9 @@ pub fn merge_half_open<T: Ord + Copy>(
     Ok(sweep(by_start))
 }
 
-fn check_not_reversed<T: Ord + Copy>(intervals: &[Interval<T>]) -> Result<(), IntervalError<T>> {
+fn check_not_reversed<T: Ord + Copy>(
+    intervals: &[Interval<T>],
+) -> Result<(), IntervalError<T>> {
     match intervals.iter().position(|&[start, end]| start > end) {
         Some(index) => {
             let [start, end] = intervals[index];
@@ -96,7 +98,9 @@ fn sweep<T: Ord + Copy>(by_start: Vec<Interval<T>>) -> Vec<Interval<T>> {
             // `<=`, not `<`: an interval starting exactly where the last one
             // ends touches it. `max`, not assignment: a nested interval must
             // not shrink the one that contains it.
-            Some([_, last_end]) if start <= *last_end => *last_end = (*last_end).max(end),
+            Some([_, last_end]) if start <= *last_end => {
+                *last_end = (*last_end).max(end)
+            }
             _ => merged.push([start, end]),
         }
     }
@@ -105,7 +109,10 @@ fn sweep<T: Ord + Copy>(by_start: Vec<Interval<T>>) -> Vec<Interval<T>> {
 // ANCHOR_END: sweep
 
 // ANCHOR: main
-fn show<T: Ord + Copy + fmt::Debug + fmt::Display>(label: &str, intervals: &[Interval<T>]) {
+fn show<T: Ord + Copy + fmt::Debug + fmt::Display>(
+    label: &str,
+    intervals: &[Interval<T>],
+) {
     match merge(intervals) {
         Ok(merged) => println!("{label}: {intervals:?} -> {merged:?}"),
         Err(e) => println!("{label}: {intervals:?} -> error: {e}"),
@@ -127,7 +134,9 @@ fn main() {
 
     let half_open = [[1, 3], [3, 3], [3, 5], [7, 7]];
     match merge_half_open(&half_open) {
-        Ok(merged) => println!("half-open [start, end): {half_open:?} -> {merged:?}"),
+        Ok(merged) => {
+            println!("half-open [start, end): {half_open:?} -> {merged:?}")
+        }
         Err(e) => println!("half-open [start, end): error: {e}"),
     }
 }

@@ -156,7 +156,9 @@ fn coverage_oracle_closed(intervals: &[Interval<i64>]) -> Vec<Interval<i64>> {
         .collect()
 }
 
-fn coverage_oracle_half_open(intervals: &[Interval<i64>]) -> Vec<Interval<i64>> {
+fn coverage_oracle_half_open(
+    intervals: &[Interval<i64>],
+) -> Vec<Interval<i64>> {
     // A run of doubled points 2s..=2e-1 is the half-open [s, e).
     runs(&covered_half_open(intervals))
         .into_iter()
@@ -186,7 +188,8 @@ fn fixpoint_oracle(intervals: &[Interval<i64>]) -> Vec<Interval<i64>> {
 }
 
 fn small_intervals() -> impl Strategy<Value = Vec<Interval<i64>>> {
-    let interval = (-8i64..=8, 0i64..=5).prop_map(|(start, len)| [start, start + len]);
+    let interval =
+        (-8i64..=8, 0i64..=5).prop_map(|(start, len)| [start, start + len]);
     prop::collection::vec(interval, 0..12)
 }
 
@@ -196,12 +199,14 @@ fn extreme_intervals() -> impl Strategy<Value = Vec<Interval<i64>>> {
         2 => prop::sample::select(vec![i64::MIN, i64::MIN + 1, i64::MAX - 1, i64::MAX]),
         1 => any::<i64>(),
     ];
-    let interval = (bound.clone(), bound).prop_map(|(a, b)| [a.min(b), a.max(b)]);
+    let interval =
+        (bound.clone(), bound).prop_map(|(a, b)| [a.min(b), a.max(b)]);
     prop::collection::vec(interval, 0..10)
 }
 
 fn gapped_and_sorted(merged: &[Interval<i64>]) -> bool {
-    merged.iter().all(|&[s, e]| s <= e) && merged.windows(2).all(|w| w[0][1] < w[1][0])
+    merged.iter().all(|&[s, e]| s <= e)
+        && merged.windows(2).all(|w| w[0][1] < w[1][0])
 }
 
 proptest! {

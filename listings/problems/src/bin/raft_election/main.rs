@@ -260,7 +260,9 @@ impl Node {
             return Err(Refusal::AlreadyVoted { for_node: other });
         }
         let own = LogPosition::of(&self.log);
-        if election_restriction && !request.last_log.is_at_least_as_up_to_date_as(own) {
+        if election_restriction
+            && !request.last_log.is_at_least_as_up_to_date_as(own)
+        {
             return Err(Refusal::LogBehind { voter_log: own });
         }
         self.voted_for = Some(request.candidate);
@@ -298,7 +300,8 @@ impl Node {
         }
         // A reply for an older election, or to a node that already won or
         // stepped down, changes nothing.
-        if self.role != Role::Candidate || term != self.current_term || !granted {
+        if self.role != Role::Candidate || term != self.current_term || !granted
+        {
             return false;
         }
         self.votes.insert(from);
@@ -321,7 +324,12 @@ impl Node {
     /// A heartbeat. True when accepted: the caller then resets the election
     /// timer. A candidate that hears from a leader of its own term or a newer
     /// one concedes (§5.2).
-    pub fn handle_append_entries(&mut self, term: Term, leader: NodeId, log: &[Term]) -> bool {
+    pub fn handle_append_entries(
+        &mut self,
+        term: Term,
+        leader: NodeId,
+        log: &[Term],
+    ) -> bool {
         self.observe_term(term);
         if term < self.current_term {
             return false;
@@ -413,7 +421,9 @@ pub enum ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ConfigError::NoNodes => write!(f, "a cluster needs at least one node"),
+            ConfigError::NoNodes => {
+                write!(f, "a cluster needs at least one node")
+            }
             ConfigError::EmptyTimeoutRange { min, max } => {
                 write!(f, "election timeout range {min}..={max} is empty")
             }
@@ -427,7 +437,9 @@ impl fmt::Display for ConfigError {
             ConfigError::EmptyDelayRange { min, max } => {
                 write!(f, "delay range {min}..={max} is empty")
             }
-            ConfigError::ZeroDelay => write!(f, "a message needs at least one tick to arrive"),
+            ConfigError::ZeroDelay => {
+                write!(f, "a message needs at least one tick to arrive")
+            }
             ConfigError::DropProbability(p) => {
                 write!(f, "drop probability {p} is not in [0, 1]")
             }
@@ -448,7 +460,10 @@ impl fmt::Display for ConfigError {
                 )
             }
             ConfigError::PartitionInPast { from, now } => {
-                write!(f, "partition starts at tick {from}, but tick {now} is next")
+                write!(
+                    f,
+                    "partition starts at tick {from}, but tick {now} is next"
+                )
             }
         }
     }
@@ -497,8 +512,12 @@ fn names(ids: &[NodeId]) -> String {
 impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Event::PartitionStarted { side } => write!(f, "partition: {{{}}} cut off", names(side)),
-            Event::PartitionHealed { side } => write!(f, "partition of {{{}}} heals", names(side)),
+            Event::PartitionStarted { side } => {
+                write!(f, "partition: {{{}}} cut off", names(side))
+            }
+            Event::PartitionHealed { side } => {
+                write!(f, "partition of {{{}}} heals", names(side))
+            }
             Event::ElectionStarted {
                 node,
                 term,
@@ -535,7 +554,10 @@ impl fmt::Display for Event {
                 )
             }
             Event::SteppedDown { node, was, term } => {
-                write!(f, "n{node} steps down from {was}, follower in term {term}")
+                write!(
+                    f,
+                    "n{node} steps down from {was}, follower in term {term}"
+                )
             }
         }
     }
@@ -592,7 +614,9 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
     if !(0.0..=1.0).contains(&config.drop_probability) {
         return Err(ConfigError::DropProbability(config.drop_probability));
     }
-    if !config.initial_logs.is_empty() && config.initial_logs.len() != config.nodes {
+    if !config.initial_logs.is_empty()
+        && config.initial_logs.len() != config.nodes
+    {
         return Err(ConfigError::LogCount {
             nodes: config.nodes,
             logs: config.initial_logs.len(),
@@ -611,7 +635,10 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
 }
 // ANCHOR_END: validate
 
-fn validate_partition(partition: &Partition, nodes: usize) -> Result<(), ConfigError> {
+fn validate_partition(
+    partition: &Partition,
+    nodes: usize,
+) -> Result<(), ConfigError> {
     if let Some(&node) = partition.side.iter().find(|&&id| id >= nodes) {
         return Err(ConfigError::UnknownNode { node, nodes });
     }
@@ -670,7 +697,11 @@ impl Simulation {
     }
 
     /// Cuts `side` off from the rest for `ticks` ticks, from the next tick.
-    pub fn isolate(&mut self, side: &[NodeId], ticks: Tick) -> Result<Tick, ConfigError> {
+    pub fn isolate(
+        &mut self,
+        side: &[NodeId],
+        ticks: Tick,
+    ) -> Result<Tick, ConfigError> {
         let from = self.now;
         let heal_at = from.saturating_add(ticks);
         self.add_partition(Partition {
@@ -681,7 +712,10 @@ impl Simulation {
         Ok(heal_at)
     }
 
-    pub fn add_partition(&mut self, partition: Partition) -> Result<(), ConfigError> {
+    pub fn add_partition(
+        &mut self,
+        partition: Partition,
+    ) -> Result<(), ConfigError> {
         validate_partition(&partition, self.nodes.len())?;
         if partition.from < self.now {
             return Err(ConfigError::PartitionInPast {
@@ -703,7 +737,8 @@ impl Simulation {
                     .nodes
                     .iter()
                     .filter(|n| {
-                        n.current_term == leader.current_term && n.leader == Some(leader.id)
+                        n.current_term == leader.current_term
+                            && n.leader == Some(leader.id)
                     })
                     .count();
                 backers >= self.majority()
@@ -726,7 +761,9 @@ impl Simulation {
 
     // ANCHOR: send
     fn send(&mut self, from: NodeId, to: NodeId, message: Message) {
-        if !self.link_up(from, to, self.now) || self.rng.chance(self.config.drop_probability) {
+        if !self.link_up(from, to, self.now)
+            || self.rng.chance(self.config.drop_probability)
+        {
             return;
         }
         let arrival = self.now + self.rng.in_range(&self.config.delay);
@@ -786,7 +823,8 @@ impl Simulation {
         match message {
             Message::RequestVote(request) => {
                 let restrict = self.config.election_restriction;
-                let verdict = self.nodes[to].handle_request_vote(&request, restrict);
+                let verdict =
+                    self.nodes[to].handle_request_vote(&request, restrict);
                 self.note_role_change(to, was, events);
                 match verdict {
                     // Granting a vote resets the timer (Figure 2, followers).
@@ -805,14 +843,16 @@ impl Simulation {
             }
             Message::VoteReply { term, granted } => {
                 let majority = self.majority();
-                let won = self.nodes[to].handle_vote_reply(from, term, granted, majority);
+                let won = self.nodes[to]
+                    .handle_vote_reply(from, term, granted, majority);
                 self.note_role_change(to, was, events);
                 if won {
                     self.announce_leader(to, events);
                 }
             }
             Message::AppendEntries { term, leader, log } => {
-                let accepted = self.nodes[to].handle_append_entries(term, leader, &log);
+                let accepted =
+                    self.nodes[to].handle_append_entries(term, leader, &log);
                 self.note_role_change(to, was, events);
                 if accepted {
                     self.reset_election_timer(to);
@@ -827,7 +867,12 @@ impl Simulation {
         }
     }
 
-    fn note_role_change(&mut self, id: NodeId, was: Role, events: &mut Vec<Event>) {
+    fn note_role_change(
+        &mut self,
+        id: NodeId,
+        was: Role,
+        events: &mut Vec<Event>,
+    ) {
         let node = &self.nodes[id];
         if was != Role::Follower && node.role == Role::Follower {
             events.push(Event::SteppedDown {
@@ -862,7 +907,8 @@ impl Simulation {
                     leader: id,
                     log: node.log.clone(),
                 };
-                self.nodes[id].next_heartbeat = self.now + self.config.heartbeat_interval;
+                self.nodes[id].next_heartbeat =
+                    self.now + self.config.heartbeat_interval;
                 self.broadcast(id, &heartbeat);
             }
             return;
@@ -925,7 +971,8 @@ fn agreed_leader(sim: &Simulation) -> Option<(NodeId, Term)> {
 fn main() -> Result<(), Box<dyn Error>> {
     let mut config = Config::new(5, SEED);
     // n4 was down while entry 2 (term 1) was committed on the other four.
-    config.initial_logs = vec![vec![1, 1], vec![1, 1], vec![1, 1], vec![1, 1], vec![1]];
+    config.initial_logs =
+        vec![vec![1, 1], vec![1, 1], vec![1, 1], vec![1, 1], vec![1]];
     config.drop_probability = 0.01;
     println!(
         "5 nodes, seed {}: timeouts {:?} ticks, heartbeat every {}, delay {:?}, {}% loss",
@@ -937,15 +984,19 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
     let mut sim = Simulation::new(config)?;
 
-    let (leader, term) = run_until(&mut sim, 3_000, agreed_leader).ok_or("no leader")?;
-    println!("-- n{leader} leads term {term}; cut it off with one follower for 800 ticks");
+    let (leader, term) =
+        run_until(&mut sim, 3_000, agreed_leader).ok_or("no leader")?;
+    println!(
+        "-- n{leader} leads term {term}; cut it off with one follower for 800 ticks"
+    );
     let buddy = (leader + 1) % 5;
     sim.isolate(&[leader, buddy], 800)?;
     for _ in 0..800 {
         print_events(&mut sim);
     }
 
-    let (leader, term) = run_until(&mut sim, 3_000, agreed_leader).ok_or("no leader")?;
+    let (leader, term) =
+        run_until(&mut sim, 3_000, agreed_leader).ok_or("no leader")?;
     println!(
         "-- t={}: every node follows n{leader} in term {term}",
         sim.now()

@@ -10,7 +10,11 @@ fn pos(last_term: Term, last_index: u64) -> LogPosition {
     }
 }
 
-fn request(term: Term, candidate: NodeId, last_log: LogPosition) -> RequestVote {
+fn request(
+    term: Term,
+    candidate: NodeId,
+    last_log: LogPosition,
+) -> RequestVote {
     RequestVote {
         term,
         candidate,
@@ -357,7 +361,8 @@ fn splitmix64_matches_the_reference_outputs_for_seed_zero() {
 #[test]
 fn in_range_stays_in_range_and_reaches_both_ends() {
     let mut rng = SplitMix64::new(9);
-    let draws: Vec<u64> = (0..2_000).map(|_| rng.in_range(&(150..=300))).collect();
+    let draws: Vec<u64> =
+        (0..2_000).map(|_| rng.in_range(&(150..=300))).collect();
     assert!(draws.iter().all(|d| (150..=300).contains(d)));
     assert!(draws.contains(&150) && draws.contains(&300));
     assert_eq!(rng.in_range(&(7..=7)), 7);
@@ -377,7 +382,8 @@ fn run_checking_election_safety(
     for _ in 0..ticks {
         sim.tick();
         for node in sim.nodes().iter().filter(|n| n.role() == Role::Leader) {
-            let first = *leaders.entry(node.current_term()).or_insert(node.id());
+            let first =
+                *leaders.entry(node.current_term()).or_insert(node.id());
             if first != node.id() {
                 return Err(format!(
                     "term {}: n{first} and n{} both led (tick {})",
@@ -400,9 +406,11 @@ fn hostile_config(seed: u64) -> Config {
     config.drop_probability = rng.in_range(&(0..=30)) as f64 / 100.0;
     config.delay = 1..=rng.in_range(&(1..=40));
     for _ in 0..rng.in_range(&(0..=3)) {
-        let side: Vec<NodeId> = (0..nodes).filter(|_| rng.chance(0.4)).collect();
+        let side: Vec<NodeId> =
+            (0..nodes).filter(|_| rng.chance(0.4)).collect();
         let from = rng.in_range(&(0..=1_500));
-        let heal_at = rng.chance(0.7).then(|| from + rng.in_range(&(1..=1_000)));
+        let heal_at =
+            rng.chance(0.7).then(|| from + rng.in_range(&(1..=1_000)));
         config.partitions.push(Partition {
             side,
             from,
@@ -416,9 +424,12 @@ fn hostile_config(seed: u64) -> Config {
 fn election_safety_holds_on_thousands_of_hostile_schedules() {
     let mut terms_with_leaders = 0;
     for seed in 0..1_500 {
-        let mut sim = Simulation::new(hostile_config(seed)).expect("valid config");
+        let mut sim =
+            Simulation::new(hostile_config(seed)).expect("valid config");
         let mut leaders = BTreeMap::new();
-        if let Err(violation) = run_checking_election_safety(&mut sim, 2_000, &mut leaders) {
+        if let Err(violation) =
+            run_checking_election_safety(&mut sim, 2_000, &mut leaders)
+        {
             panic!("seed {seed}: {violation}");
         }
         terms_with_leaders += leaders.len();
@@ -444,7 +455,8 @@ fn a_connected_majority_elects_a_stable_leader_within_the_bound() {
         let mut rng = SplitMix64::new(seed.wrapping_mul(31));
         // Chaos until tick 1500: random partitions, all healed by then.
         for _ in 0..3 {
-            let side: Vec<NodeId> = (0..config.nodes).filter(|_| rng.chance(0.5)).collect();
+            let side: Vec<NodeId> =
+                (0..config.nodes).filter(|_| rng.chance(0.5)).collect();
             let from = rng.in_range(&(0..=1_000));
             let heal_at = (from + rng.in_range(&(1..=500))).min(1_500);
             config.partitions.push(Partition {
@@ -463,7 +475,9 @@ fn a_connected_majority_elects_a_stable_leader_within_the_bound() {
         });
         match waited {
             Some(ticks) => worst = worst.max(ticks),
-            None => panic!("seed {seed}: no stable leader within {LIVENESS_BOUND} ticks"),
+            None => panic!(
+                "seed {seed}: no stable leader within {LIVENESS_BOUND} ticks"
+            ),
         }
     }
     // Elections do take time: the bound is not vacuous.
@@ -478,14 +492,17 @@ fn stale_minority_config(seed: u64, election_restriction: bool) -> Config {
     config
         .partitions
         .retain(|p| p.side.iter().all(|&id| id < 5));
-    config.initial_logs = vec![vec![1], vec![1], vec![1, 2], vec![1, 2], vec![1, 2]];
+    config.initial_logs =
+        vec![vec![1], vec![1], vec![1, 2], vec![1, 2], vec![1, 2]];
     config.election_restriction = election_restriction;
     config
 }
 
 /// Seeds in which some leader lacked the committed entry, and seeds in
 /// which a stale candidate was refused for its log.
-fn lost_entries_and_log_refusals(election_restriction: bool) -> (Vec<u64>, usize) {
+fn lost_entries_and_log_refusals(
+    election_restriction: bool,
+) -> (Vec<u64>, usize) {
     let mut lost = Vec::new();
     let mut refused = 0;
     for seed in 0..800 {
@@ -546,7 +563,8 @@ fn a_minority_partition_never_elects_a_leader() {
         let mut rng = SplitMix64::new(seed ^ 0x5EED);
         // Two of five nodes are cut off from a random tick on, for good.
         let first = rng.in_range(&(0..=4)) as NodeId;
-        let minority = vec![first, (first + 1 + rng.in_range(&(0..=3)) as NodeId) % 5];
+        let minority =
+            vec![first, (first + 1 + rng.in_range(&(0..=3)) as NodeId) % 5];
         let cut_at = rng.in_range(&(0..=1_000));
         config.partitions = vec![Partition {
             side: minority.clone(),
@@ -557,7 +575,9 @@ fn a_minority_partition_never_elects_a_leader() {
         for _ in 0..2_500 {
             for event in sim.tick() {
                 match event {
-                    Event::LeaderElected { node, term, .. } if minority.contains(&node) => {
+                    Event::LeaderElected { node, term, .. }
+                        if minority.contains(&node) =>
+                    {
                         // Only a candidacy begun before the cut can win.
                         let began = sim.nodes()[node].election_started_at();
                         assert!(
@@ -593,7 +613,8 @@ fn a_single_node_cluster_elects_itself() {
 #[test]
 fn a_seed_fixes_the_whole_run() {
     let trace = |seed| {
-        let mut sim = Simulation::new(hostile_config(seed)).expect("valid config");
+        let mut sim =
+            Simulation::new(hostile_config(seed)).expect("valid config");
         (0..1_500).flat_map(|_| sim.tick()).collect::<Vec<Event>>()
     };
     assert_eq!(trace(42), trace(42));

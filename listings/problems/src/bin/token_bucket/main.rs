@@ -107,11 +107,19 @@ pub enum ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ConfigError::ZeroCapacity => write!(f, "capacity must be at least 1 token"),
+            ConfigError::ZeroCapacity => {
+                write!(f, "capacity must be at least 1 token")
+            }
             ConfigError::NonPositiveRate => write!(f, "rate must be positive"),
-            ConfigError::NonFiniteRate(r) => write!(f, "rate must be finite, got {r}"),
-            ConfigError::ZeroPeriod => write!(f, "rate period must be longer than zero"),
-            ConfigError::OutOfRange => write!(f, "rate is outside the representable range"),
+            ConfigError::NonFiniteRate(r) => {
+                write!(f, "rate must be finite, got {r}")
+            }
+            ConfigError::ZeroPeriod => {
+                write!(f, "rate period must be longer than zero")
+            }
+            ConfigError::OutOfRange => {
+                write!(f, "rate is outside the representable range")
+            }
         }
     }
 }
@@ -136,7 +144,10 @@ impl fmt::Display for AcquireError {
             AcquireError::ExceedsCapacity {
                 requested,
                 capacity,
-            } => write!(f, "requested {requested} tokens but capacity is {capacity}"),
+            } => write!(
+                f,
+                "requested {requested} tokens but capacity is {capacity}"
+            ),
         }
     }
 }
@@ -164,7 +175,8 @@ impl Rate {
         if per.is_zero() {
             return Err(ConfigError::ZeroPeriod);
         }
-        let per_nanos = u64::try_from(per.as_nanos()).map_err(|_| ConfigError::OutOfRange)?;
+        let per_nanos = u64::try_from(per.as_nanos())
+            .map_err(|_| ConfigError::OutOfRange)?;
         Ok(Rate { tokens, per_nanos })
     }
 
@@ -202,7 +214,11 @@ pub struct TokenBucket<C: Clock> {
 
 impl<C: Clock> TokenBucket<C> {
     /// A full bucket.
-    pub fn new(capacity: u64, rate: Rate, clock: C) -> Result<TokenBucket<C>, ConfigError> {
+    pub fn new(
+        capacity: u64,
+        rate: Rate,
+        clock: C,
+    ) -> Result<TokenBucket<C>, ConfigError> {
         if capacity == 0 {
             return Err(ConfigError::ZeroCapacity);
         }
@@ -242,7 +258,8 @@ impl<C: Clock> TokenBucket<C> {
     pub fn available(&mut self) -> u64 {
         self.refill();
         // level <= capacity units, so the quotient fits.
-        u64::try_from(self.level / u128::from(self.rate.per_nanos)).unwrap_or(self.capacity)
+        u64::try_from(self.level / u128::from(self.rate.per_nanos))
+            .unwrap_or(self.capacity)
     }
 
     fn units(&self, tokens: u64) -> u128 {
@@ -303,7 +320,8 @@ impl<C: Clock> SharedBucket<C> {
     pub fn try_acquire(&self, n: u64) -> Result<(), AcquireError> {
         // Nothing inside can panic halfway through an update, so a poisoned
         // lock still guards a consistent bucket.
-        let mut bucket = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut bucket =
+            self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         bucket.try_acquire(n)
     }
 }
@@ -319,13 +337,22 @@ pub fn retry_after_seconds(wait: Duration) -> u64 {
 
 /// Tokens in a float bucket after `steps` refills of `dt` at `rate`/s.
 fn float_refill(rate_per_second: f64, dt: Duration, steps: u32) -> f64 {
-    (0..steps).fold(0.0, |tokens, _| tokens + rate_per_second * dt.as_secs_f64())
+    (0..steps)
+        .fold(0.0, |tokens, _| tokens + rate_per_second * dt.as_secs_f64())
 }
 
 /// Grants from `threads` threads, each trying `attempts` times, on a frozen clock.
-fn hammer(capacity: u64, threads: usize, attempts: usize) -> Result<usize, ConfigError> {
+fn hammer(
+    capacity: u64,
+    threads: usize,
+    attempts: usize,
+) -> Result<usize, ConfigError> {
     let clock = ManualClock::new();
-    let bucket = SharedBucket::new(TokenBucket::new(capacity, Rate::per_second(1.0)?, clock)?);
+    let bucket = SharedBucket::new(TokenBucket::new(
+        capacity,
+        Rate::per_second(1.0)?,
+        clock,
+    )?);
     let granted = std::thread::scope(|s| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
@@ -352,7 +379,11 @@ fn report(clock: &ManualClock, what: &str, result: Result<(), AcquireError>) {
 // ANCHOR: main
 fn main() -> Result<(), Box<dyn Error>> {
     let clock = ManualClock::new();
-    let mut bucket = TokenBucket::new(5, Rate::new(2, Duration::from_secs(1))?, clock.clone())?;
+    let mut bucket = TokenBucket::new(
+        5,
+        Rate::new(2, Duration::from_secs(1))?,
+        clock.clone(),
+    )?;
     println!("capacity 5, refill 2 tokens/s, starts full");
 
     let burst = (0..5).filter(|_| bucket.try_acquire(1).is_ok()).count();
@@ -394,14 +425,17 @@ fn main() -> Result<(), Box<dyn Error>> {
             println!("rate {rate:?} tokens/s: {e}");
         }
     }
-    if let Err(e) = TokenBucket::new(0, Rate::per_second(1.0)?, ManualClock::new()) {
+    if let Err(e) =
+        TokenBucket::new(0, Rate::per_second(1.0)?, ManualClock::new())
+    {
         println!("capacity 0: {e}");
     }
 
     let drift = float_refill(1.0, Duration::from_millis(100), 10);
     println!("f64 bucket after 10 x 100 ms at 1 token/s: {drift} tokens");
     let exact_clock = ManualClock::new();
-    let mut exact = TokenBucket::new(1, Rate::per_second(1.0)?, exact_clock.clone())?;
+    let mut exact =
+        TokenBucket::new(1, Rate::per_second(1.0)?, exact_clock.clone())?;
     exact.try_acquire(1)?;
     for _ in 0..10 {
         exact_clock.advance(Duration::from_millis(100));
@@ -412,9 +446,12 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
 
     let granted = hammer(100, 8, 1_000)?;
-    println!("8 threads x 1000 attempts, frozen clock, capacity 100: {granted} granted");
+    println!(
+        "8 threads x 1000 attempts, frozen clock, capacity 100: {granted} granted"
+    );
 
-    let mut real = TokenBucket::new(1, Rate::per_second(1.0)?, SystemClock::new())?;
+    let mut real =
+        TokenBucket::new(1, Rate::per_second(1.0)?, SystemClock::new())?;
     println!(
         "system clock, first acquire(1) on a full bucket: {:?}",
         real.try_acquire(1)

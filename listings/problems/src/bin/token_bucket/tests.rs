@@ -3,10 +3,15 @@ use proptest::prelude::*;
 
 const MS: Duration = Duration::from_millis(1);
 
-fn bucket(capacity: u64, per_second: u64) -> (ManualClock, TokenBucket<ManualClock>) {
+fn bucket(
+    capacity: u64,
+    per_second: u64,
+) -> (ManualClock, TokenBucket<ManualClock>) {
     let clock = ManualClock::new();
-    let rate = Rate::new(per_second, Duration::from_secs(1)).expect("valid rate");
-    let bucket = TokenBucket::new(capacity, rate, clock.clone()).expect("valid bucket");
+    let rate =
+        Rate::new(per_second, Duration::from_secs(1)).expect("valid rate");
+    let bucket =
+        TokenBucket::new(capacity, rate, clock.clone()).expect("valid bucket");
     (clock, bucket)
 }
 
@@ -136,7 +141,8 @@ fn huge_elapsed_times_saturate_instead_of_overflowing() {
     assert_eq!(b.available(), u64::MAX);
     // The longest wait representable does not panic either.
     let slow = Rate::new(1, Duration::from_nanos(u64::MAX)).expect("valid");
-    let mut s = TokenBucket::new(u64::MAX, slow, ManualClock::new()).expect("valid");
+    let mut s =
+        TokenBucket::new(u64::MAX, slow, ManualClock::new()).expect("valid");
     assert_eq!(s.try_acquire(u64::MAX), Ok(()));
     assert_eq!(s.try_acquire(u64::MAX), denied(Duration::MAX));
 }
@@ -155,7 +161,8 @@ fn system_clock_is_monotonic_and_usable() {
     let (a, b) = (clock.now(), clock.now());
     assert!(b >= a);
     let mut real =
-        TokenBucket::new(1, Rate::per_second(1.0).expect("valid"), clock).expect("valid");
+        TokenBucket::new(1, Rate::per_second(1.0).expect("valid"), clock)
+            .expect("valid");
     assert_eq!(real.try_acquire(1), Ok(()));
 }
 
@@ -165,10 +172,15 @@ fn threads_on_a_frozen_clock_get_exactly_capacity() {
     // Three tokens a request: 33 requests fit in 100 tokens, never 34.
     let clock = ManualClock::new();
     let rate = Rate::per_second(1.0).expect("valid");
-    let shared = SharedBucket::new(TokenBucket::new(100, rate, clock).expect("valid"));
+    let shared =
+        SharedBucket::new(TokenBucket::new(100, rate, clock).expect("valid"));
     let granted: usize = std::thread::scope(|s| {
         let workers: Vec<_> = (0..8)
-            .map(|_| s.spawn(|| (0..100).filter(|_| shared.try_acquire(3).is_ok()).count()))
+            .map(|_| {
+                s.spawn(|| {
+                    (0..100).filter(|_| shared.try_acquire(3).is_ok()).count()
+                })
+            })
             .collect();
         workers.into_iter().map(|w| w.join().expect("worker")).sum()
     });
@@ -179,10 +191,16 @@ fn threads_on_a_frozen_clock_get_exactly_capacity() {
 fn threads_with_a_moving_clock_stay_within_the_bound() {
     let clock = ManualClock::new();
     let rate = Rate::new(1, MS).expect("1 token per ms");
-    let shared = SharedBucket::new(TokenBucket::new(10, rate, clock.clone()).expect("valid"));
+    let shared = SharedBucket::new(
+        TokenBucket::new(10, rate, clock.clone()).expect("valid"),
+    );
     let granted: usize = std::thread::scope(|s| {
         let workers: Vec<_> = (0..4)
-            .map(|_| s.spawn(|| (0..2_000).filter(|_| shared.try_acquire(1).is_ok()).count()))
+            .map(|_| {
+                s.spawn(|| {
+                    (0..2_000).filter(|_| shared.try_acquire(1).is_ok()).count()
+                })
+            })
             .collect();
         for _ in 0..200 {
             clock.advance(MS);
@@ -208,8 +226,8 @@ impl Model {
     fn advance_to(&mut self, now: u64) {
         while self.latest < now {
             self.latest += 1;
-            self.level =
-                (self.level + self.tokens).min(u128::from(self.capacity) * self.per_nanos);
+            self.level = (self.level + self.tokens)
+                .min(u128::from(self.capacity) * self.per_nanos);
         }
     }
 

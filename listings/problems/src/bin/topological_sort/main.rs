@@ -49,7 +49,9 @@ pub enum TaskError {
 impl fmt::Display for TaskError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TaskError::DuplicateTask(name) => write!(f, "task `{name}` is declared twice"),
+            TaskError::DuplicateTask(name) => {
+                write!(f, "task `{name}` is declared twice")
+            }
             TaskError::UnknownTask {
                 unknown,
                 task,
@@ -159,7 +161,9 @@ impl<'g> Ready<'g> {
     fn push(&mut self, task: usize, names: &'g [String]) {
         match self {
             Ready::Queue(queue) => queue.push_back(task),
-            Ready::Heap(heap) => heap.push(Reverse((names[task].as_str(), task))),
+            Ready::Heap(heap) => {
+                heap.push(Reverse((names[task].as_str(), task)))
+            }
         }
     }
 
@@ -181,9 +185,13 @@ impl TaskGraph {
     }
 
     /// The same on task indices; `Err` holds a cycle.
-    pub fn kahn_indices(&self, tiebreak: Tiebreak) -> Result<Vec<usize>, Vec<usize>> {
+    pub fn kahn_indices(
+        &self,
+        tiebreak: Tiebreak,
+    ) -> Result<Vec<usize>, Vec<usize>> {
         // waiting[t]: how many of t's dependencies have not run yet.
-        let mut waiting: Vec<usize> = self.dependencies.iter().map(Vec::len).collect();
+        let mut waiting: Vec<usize> =
+            self.dependencies.iter().map(Vec::len).collect();
         let mut ready = match tiebreak {
             Tiebreak::ReadyOrder => Ready::Queue(VecDeque::new()),
             Tiebreak::SmallestName => Ready::Heap(BinaryHeap::new()),
@@ -272,7 +280,8 @@ impl TaskGraph {
             path.push((root, 0));
             while let Some(top) = path.last_mut() {
                 let (task, next) = *top;
-                let Some(&dependency) = self.dependencies[task].get(next) else {
+                let Some(&dependency) = self.dependencies[task].get(next)
+                else {
                     colour[task] = Colour::Black;
                     order.push(task);
                     path.pop();
@@ -284,7 +293,9 @@ impl TaskGraph {
                         colour[dependency] = Colour::Grey;
                         path.push((dependency, 0));
                     }
-                    Colour::Grey => return Err(cycle_on_path(&path, dependency)),
+                    Colour::Grey => {
+                        return Err(cycle_on_path(&path, dependency));
+                    }
                     Colour::Black => {}
                 }
             }
@@ -354,7 +365,8 @@ fn main() {
     }
 
     // A chain declared last-first: the DFS goes 100 000 tasks deep.
-    let chain: Vec<String> = (0..100_000).rev().map(|i| format!("t{i}")).collect();
+    let chain: Vec<String> =
+        (0..100_000).rev().map(|i| format!("t{i}")).collect();
     let links: Vec<(&str, &str)> = chain
         .windows(2)
         .map(|w| (w[0].as_str(), w[1].as_str()))

@@ -2,7 +2,8 @@ use super::*;
 use proptest::prelude::*;
 use std::collections::HashSet;
 
-const PIPELINE: [&str; 6] = ["deploy", "migrate", "test", "build", "fetch", "lint"];
+const PIPELINE: [&str; 6] =
+    ["deploy", "migrate", "test", "build", "fetch", "lint"];
 const PIPELINE_EDGES: [(&str, &str); 7] = [
     ("build", "fetch"),
     ("lint", "fetch"),
@@ -132,12 +133,15 @@ fn an_unknown_dependency_is_an_error() {
 #[test]
 fn an_unknown_dependent_is_an_error() {
     let err = TaskGraph::new(&["build"], &[("tset", "build")]).unwrap_err();
-    assert!(matches!(err, TaskError::UnknownTask { ref unknown, .. } if unknown == "tset"));
+    assert!(
+        matches!(err, TaskError::UnknownTask { ref unknown, .. } if unknown == "tset")
+    );
 }
 
 #[test]
 fn a_task_declared_twice_is_an_error() {
-    let err = TaskGraph::new(&["a", "b", "a"], &[] as &[(&str, &str)]).unwrap_err();
+    let err =
+        TaskGraph::new(&["a", "b", "a"], &[] as &[(&str, &str)]).unwrap_err();
     assert_eq!(err, TaskError::DuplicateTask("a".into()));
     assert_eq!(err.to_string(), "task `a` is declared twice");
 }
@@ -253,7 +257,8 @@ fn is_cycle_of(cycle: &[String], edges: &[(String, String)]) -> bool {
 /// Up to 6 tasks named by shuffled letters (so name order differs from
 /// declaration order), a hidden shuffled rank per task, and random
 /// `(task, dependency)` index pairs, self-loops included.
-fn raw_graph() -> impl Strategy<Value = (Vec<usize>, Vec<usize>, Vec<(usize, usize)>)> {
+fn raw_graph()
+-> impl Strategy<Value = (Vec<usize>, Vec<usize>, Vec<(usize, usize)>)> {
     (1usize..=6).prop_flat_map(|n| {
         let shuffled = Just((0..n).collect::<Vec<usize>>()).prop_shuffle();
         (

@@ -40,10 +40,13 @@ pub fn value_pairs(amounts: &[i64], target: i64) -> Vec<(i64, i64)> {
 /// ordered by `j` then `i`. Equal amounts at different positions count as
 /// different transactions.
 pub fn index_pairs(amounts: &[i64], target: i64) -> Vec<(usize, usize)> {
-    let mut positions: HashMap<i64, Vec<usize>> = HashMap::with_capacity(amounts.len());
+    let mut positions: HashMap<i64, Vec<usize>> =
+        HashMap::with_capacity(amounts.len());
     let mut pairs = Vec::new();
     for (j, &x) in amounts.iter().enumerate() {
-        if let Some(earlier) = target.checked_sub(x).and_then(|c| positions.get(&c)) {
+        if let Some(earlier) =
+            target.checked_sub(x).and_then(|c| positions.get(&c))
+        {
             pairs.extend(earlier.iter().map(|&i| (i, j)));
         }
         positions.entry(x).or_default().push(j);

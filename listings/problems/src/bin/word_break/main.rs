@@ -43,7 +43,8 @@ impl Dictionary {
             .map(|w| w.as_ref().to_owned())
             .filter(|w| !w.is_empty())
             .collect();
-        let max_word_chars = words.iter().map(|w| w.chars().count()).max().unwrap_or(0);
+        let max_word_chars =
+            words.iter().map(|w| w.chars().count()).max().unwrap_or(0);
         Dictionary {
             words,
             max_word_chars,
@@ -93,7 +94,8 @@ pub fn segment_with(
         // dictionary cannot match, so starts before `earliest` are skipped.
         let earliest = end.saturating_sub(max_word_chars);
         last_start[end] = (earliest..end).find(|&start| {
-            last_start[start].is_some() && is_word(&text[bounds[start]..bounds[end]])
+            last_start[start].is_some()
+                && is_word(&text[bounds[start]..bounds[end]])
         });
     }
     // Walk the table back from the end to recover the words.
@@ -123,7 +125,10 @@ impl fmt::Display for CountOverflow {
 impl Error for CountOverflow {}
 
 /// How many ways `text` splits into dictionary words (1 for "").
-pub fn count_segmentations(dict: &Dictionary, text: &str) -> Result<u64, CountOverflow> {
+pub fn count_segmentations(
+    dict: &Dictionary,
+    text: &str,
+) -> Result<u64, CountOverflow> {
     let bounds = char_boundaries(text);
     let n = bounds.len() - 1;
     // `None` marks a prefix whose count overflowed. It only becomes an error
@@ -134,8 +139,11 @@ pub fn count_segmentations(dict: &Dictionary, text: &str) -> Result<u64, CountOv
         let earliest = end.saturating_sub(dict.max_word_chars());
         let mut total = Some(0u64);
         for start in earliest..end {
-            if ways[start] != Some(0) && dict.contains(&text[bounds[start]..bounds[end]]) {
-                total = total.zip(ways[start]).and_then(|(t, w)| t.checked_add(w));
+            if ways[start] != Some(0)
+                && dict.contains(&text[bounds[start]..bounds[end]])
+            {
+                total =
+                    total.zip(ways[start]).and_then(|(t, w)| t.checked_add(w));
             }
         }
         ways[end] = total;
@@ -147,7 +155,10 @@ pub fn count_segmentations(dict: &Dictionary, text: &str) -> Result<u64, CountOv
 // ANCHOR: naive
 /// Plain backtracking: try every non-empty prefix, recurse on the rest.
 /// Correct, but it re-solves the same suffix once per way of reaching it.
-pub fn naive_can_segment(text: &str, is_word: &mut impl FnMut(&str) -> bool) -> bool {
+pub fn naive_can_segment(
+    text: &str,
+    is_word: &mut impl FnMut(&str) -> bool,
+) -> bool {
     if text.is_empty() {
         return true;
     }
@@ -183,7 +194,8 @@ fn show(dict: &Dictionary, text: &str) {
 
 // ANCHOR: main
 fn main() {
-    let fruit = Dictionary::new(["apple", "pen", "applepen", "pine", "pineapple"]);
+    let fruit =
+        Dictionary::new(["apple", "pen", "applepen", "pine", "pineapple"]);
     show(&fruit, "pineapplepenapple");
     show(&fruit, "applepenapple");
     show(&fruit, "");

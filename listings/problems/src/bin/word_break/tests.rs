@@ -1,13 +1,19 @@
 use super::*;
 use proptest::prelude::*;
 
-fn is_valid_segmentation(dict: &Dictionary, text: &str, words: &[&str]) -> bool {
-    words.concat() == text && words.iter().all(|w| !w.is_empty() && dict.contains(w))
+fn is_valid_segmentation(
+    dict: &Dictionary,
+    text: &str,
+    words: &[&str],
+) -> bool {
+    words.concat() == text
+        && words.iter().all(|w| !w.is_empty() && dict.contains(w))
 }
 
 #[test]
 fn examples_segment_and_count() {
-    let fruit = Dictionary::new(["apple", "pen", "applepen", "pine", "pineapple"]);
+    let fruit =
+        Dictionary::new(["apple", "pen", "applepen", "pine", "pineapple"]);
     let words = segment(&fruit, "pineapplepenapple").expect("segmentable");
     assert!(is_valid_segmentation(&fruit, "pineapplepenapple", &words));
     assert_eq!(count_segmentations(&fruit, "pineapplepenapple"), Ok(3));
@@ -85,7 +91,8 @@ fn pathological_input_stays_linear() {
 #[test]
 fn naive_backtracking_grows_exponentially() {
     let runs = Dictionary::new((1..=10).map(|k| "a".repeat(k)));
-    let lookups = |n: usize| lookups_of(&runs, &format!("{}b", "a".repeat(n)), true);
+    let lookups =
+        |n: usize| lookups_of(&runs, &format!("{}b", "a".repeat(n)), true);
     // Each extra 'a' roughly doubles the work while n <= L.
     assert!(lookups(10) > 1_000);
     assert!(lookups(10) >= 2 * lookups(9));
@@ -104,7 +111,8 @@ fn counting_overflow_is_an_error_not_a_panic() {
         }
         a
     };
-    let fits = count_segmentations(&pairs, &"a".repeat(92)).expect("fits in u64");
+    let fits =
+        count_segmentations(&pairs, &"a".repeat(92)).expect("fits in u64");
     assert_eq!(u128::from(fits), exact(92));
     assert!(exact(93) > u128::from(u64::MAX));
     assert_eq!(

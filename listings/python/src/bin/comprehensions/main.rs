@@ -104,10 +104,15 @@ pub fn first_square_above(threshold: u64) -> (Option<u64>, usize) {
 // ANCHOR: main
 fn main() {
     let (items, calls) = pull_counted_squares(3);
-    println!("pulled {items:?} from an endless lazy pipeline: the closure ran {calls} times");
+    println!(
+        "pulled {items:?} from an endless lazy pipeline: \
+         the closure ran {calls} times"
+    );
 
     let (found, calls) = first_square_above(50);
-    println!("first square above 50: {found:?}, after computing {calls} squares");
+    println!(
+        "first square above 50: {found:?}, after computing {calls} squares"
+    );
 
     let xs: Vec<u32> = (0..10).collect();
     let adapters = even_squares_adapters(&xs);
@@ -119,8 +124,8 @@ fn main() {
     let collected = sum_even_squares_collected(&million);
     let looped = sum_even_squares_loop(&million);
     println!(
-        "sum of even squares below 1,000,000: {streaming} (streaming, collected \
-         and loop agree: {})",
+        "sum of even squares below 1,000,000: {streaming} \
+         (streaming, collected and loop agree: {})",
         streaming == collected && collected == looped
     );
 
@@ -129,8 +134,8 @@ fn main() {
     let list = even_squares_adapters(&million);
     let list_bytes = list.len() * std::mem::size_of::<u64>();
     println!(
-        "the lazy pipeline is {pipeline_bytes} bytes of state; the collected Vec \
-         holds {} squares in at least {list_bytes} bytes",
+        "the lazy pipeline is {pipeline_bytes} bytes of state; \
+         the collected Vec holds {} squares in at least {list_bytes} bytes",
         list.len()
     );
 }

@@ -70,7 +70,9 @@ fn oracle(xs: &[u32]) -> Vec<u64> {
     for &x in xs {
         let wide = u128::from(x);
         if wide & 1 == 0 {
-            out.push(u64::try_from(wide * wide).expect("a u32 square fits in u64"));
+            out.push(
+                u64::try_from(wide * wide).expect("a u32 square fits in u64"),
+            );
         }
     }
     out

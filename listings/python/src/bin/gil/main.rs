@@ -43,7 +43,9 @@ pub enum GilError {
 impl fmt::Display for GilError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            GilError::ZeroStepsPerSwitch => write!(f, "steps_per_switch must be at least 1"),
+            GilError::ZeroStepsPerSwitch => {
+                write!(f, "steps_per_switch must be at least 1")
+            }
         }
     }
 }

@@ -19,7 +19,8 @@ fn all_three_ways_agree() {
     let workloads = two_workloads(50_000);
     let sequential = run_sequentially(&workloads);
     assert_eq!(run_in_parallel(&workloads), sequential);
-    let locked = run_under_global_lock(&workloads, 1_000).expect("valid interval");
+    let locked =
+        run_under_global_lock(&workloads, 1_000).expect("valid interval");
     assert_eq!(locked.checksums, sequential);
 }
 
@@ -32,7 +33,8 @@ fn the_global_lock_admits_one_thread_at_a_time() {
         })
         .collect();
     for steps_per_switch in [1, 7, 1_000, 1_000_000] {
-        let run = run_under_global_lock(&workloads, steps_per_switch).expect("valid");
+        let run =
+            run_under_global_lock(&workloads, steps_per_switch).expect("valid");
         assert_eq!(run.max_threads_inside, 1, "interval {steps_per_switch}");
     }
 }

@@ -74,7 +74,9 @@ fn capture_modes() -> Vec<String> {
     // `greeting` can no longer be used here: it moved into the closure.
 
     vec![
-        format!("Fn (shared borrow): {lengths:?}, original still usable: {still_usable}"),
+        format!(
+            "Fn (shared borrow): {lengths:?}, original still usable: {still_usable}"
+        ),
         format!("FnMut (mutable borrow): {counts:?}, hits afterwards: {hits}"),
         format!("FnOnce (move): {moved}"),
     ]

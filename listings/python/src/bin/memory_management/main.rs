@@ -143,7 +143,9 @@ pub fn parent_and_child(link: Link) -> FamilyReport {
         let child = Node::new("child", &drops);
         parent.children.borrow_mut().push(Rc::clone(&child));
         *child.parent.borrow_mut() = match link {
-            Link::Strong | Link::StrongBrokenByHand => BackPointer::Strong(Rc::clone(&parent)),
+            Link::Strong | Link::StrongBrokenByHand => {
+                BackPointer::Strong(Rc::clone(&parent))
+            }
             Link::Weak => BackPointer::Weak(Rc::downgrade(&parent)),
         };
         parent_counts = counts(&parent);

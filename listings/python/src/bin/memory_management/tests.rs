@@ -91,7 +91,8 @@ fn a_wide_tree_with_weak_parents_is_freed_in_full() {
         let root = Node::new("root", &drops);
         for _ in 0..children {
             let child = Node::new("child", &drops);
-            *child.parent.borrow_mut() = BackPointer::Weak(Rc::downgrade(&root));
+            *child.parent.borrow_mut() =
+                BackPointer::Weak(Rc::downgrade(&root));
             root.children.borrow_mut().push(child);
         }
         assert_eq!(counts(&root), (1, children));

@@ -36,7 +36,9 @@ pub enum CountError {
 impl fmt::Display for CountError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CountError::Overflow => write!(f, "threads * increments does not fit in a u64"),
+            CountError::Overflow => {
+                write!(f, "threads * increments does not fit in a u64")
+            }
         }
     }
 }
@@ -44,7 +46,10 @@ impl fmt::Display for CountError {
 impl std::error::Error for CountError {}
 
 /// The count every correct version must reach.
-pub fn expected_total(threads: usize, per_thread: u64) -> Result<u64, CountError> {
+pub fn expected_total(
+    threads: usize,
+    per_thread: u64,
+) -> Result<u64, CountError> {
     u64::try_from(threads)
         .ok()
         .and_then(|t| t.checked_mul(per_thread))
@@ -77,7 +82,10 @@ pub fn racy_increments(threads: usize, rounds: u64) -> u64 {
 // ANCHOR: mutex
 /// `threading.Lock` around `counter += 1`, Rust style: the `u64` lives
 /// inside the `Mutex`, so it cannot be touched without holding the lock.
-pub fn mutex_increments(threads: usize, per_thread: u64) -> Result<u64, CountError> {
+pub fn mutex_increments(
+    threads: usize,
+    per_thread: u64,
+) -> Result<u64, CountError> {
     let expected = expected_total(threads, per_thread)?;
     let counter = Arc::new(Mutex::new(0u64));
     let handles: Vec<_> = (0..threads)
@@ -87,7 +95,8 @@ pub fn mutex_increments(threads: usize, per_thread: u64) -> Result<u64, CountErr
                 for _ in 0..per_thread {
                     // Nothing panics while the lock is held, so a poisoned
                     // lock still holds a consistent count.
-                    let mut value = counter.lock().unwrap_or_else(PoisonError::into_inner);
+                    let mut value =
+                        counter.lock().unwrap_or_else(PoisonError::into_inner);
                     *value += 1;
                 }
             })
@@ -106,7 +115,10 @@ pub fn mutex_increments(threads: usize, per_thread: u64) -> Result<u64, CountErr
 
 // ANCHOR: atomic
 /// One indivisible read-modify-write per increment; no lock at all.
-pub fn atomic_increments(threads: usize, per_thread: u64) -> Result<u64, CountError> {
+pub fn atomic_increments(
+    threads: usize,
+    per_thread: u64,
+) -> Result<u64, CountError> {
     expected_total(threads, per_thread)?;
     let counter = AtomicU64::new(0);
     thread::scope(|scope| {
@@ -127,7 +139,10 @@ pub fn atomic_increments(threads: usize, per_thread: u64) -> Result<u64, CountEr
 // ANCHOR: channel
 /// Producers send `items_each` numbers each; one consumer sums them.
 /// Returns (items received, their sum).
-pub fn channel_sum(producers: u64, items_each: u64) -> Result<(u64, u128), CountError> {
+pub fn channel_sum(
+    producers: u64,
+    items_each: u64,
+) -> Result<(u64, u128), CountError> {
     producers
         .checked_mul(items_each)
         .ok_or(CountError::Overflow)?;
@@ -177,7 +192,9 @@ fn main() -> Result<(), CountError> {
         atomic_increments(threads, rounds)?
     );
     let (count, total) = channel_sum(2, 500)?;
-    println!("mpsc channel: 2 producers x 500 items: {count} received, sum {total}");
+    println!(
+        "mpsc channel: 2 producers x 500 items: {count} received, sum {total}"
+    );
     Ok(())
 }
 // ANCHOR_END: main

@@ -68,8 +68,8 @@ println!("{}", handle.join().unwrap() + *shared);
 fn scratch_dir() -> PathBuf {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let dir =
-        std::env::temp_dir().join(format!("thread-safety-compile-{}-{n}", std::process::id()));
+    let dir = std::env::temp_dir()
+        .join(format!("thread-safety-compile-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("create scratch dir");
     dir
 }
