@@ -4,6 +4,7 @@
 pub mod assets;
 pub mod checks;
 pub mod flashcards;
+pub mod practice;
 pub mod shape;
 pub mod tools;
 

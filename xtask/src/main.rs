@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 
-use xtask::{assets, checks, repo_root, shape::Shape, tools};
+use xtask::{assets, checks, flashcards, repo_root, shape::Shape, tools};
 
 const HELP: &str = "\
 usage: cargo xtask <command>
@@ -17,7 +17,12 @@ usage: cargo xtask <command>
   outputs            regenerate listings/output/ from the programs' real output
   browser-test       build the book and test it in headless Chromium
   bench <name>       run one benchmark and record it in listings/benches/results/
-  install-tools      only install the pinned tools";
+  install-tools      only install the pinned tools
+  practice <problem> [--reset]
+                     solve a coding problem (e.g. lru-cache or 4.2) in
+                     practice/<name>.py and run the chapter's tests on it
+  python-lock        regenerate listings/requirements.txt (pins and hashes)
+                     from listings/requirements.in, with uv in a scratch venv";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -29,6 +34,8 @@ fn main() -> ExitCode {
         Some("browser-test") => browser_test(),
         Some("bench") => bench(args.get(1).map(String::as_str)),
         Some("install-tools") => tools::ensure_all().map(|_| ()),
+        Some("python-lock") => python_lock(),
+        Some("practice") => practice(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             println!("{HELP}");
             Ok(())
@@ -124,10 +131,34 @@ fn install_trimmed_highlight(path: &OsString) -> Result<(), String> {
         .map_err(|e| format!("cannot write {}: {e}", target.display()))
 }
 
+/// Writes the flashcard deck (`src/flashcards.txt`, generated, never
+/// committed): every question's short answer and follow-ups, in the text
+/// format Anki imports. mdBook copies it into the book.
+fn write_flashcards() -> Result<usize, String> {
+    let book = checks::Book::load(&repo_root())?;
+    let chapters: Vec<(&str, &str)> = book
+        .questions()
+        .map(|c| (c.rel.as_str(), c.text.as_str()))
+        .collect();
+    let deck = flashcards::deck(&chapters).map_err(|problems| {
+        format!(
+            "the flashcard deck cannot be built:\n{}",
+            problems.join("\n")
+        )
+    })?;
+    let target = repo_root().join("src").join(flashcards::FILE_NAME);
+    std::fs::write(&target, deck.to_anki_text(flashcards::DECK_NAME))
+        .map_err(|e| format!("cannot write {}: {e}", target.display()))?;
+    Ok(deck.cards.len())
+}
+
 /// Everything the build derives before mdBook runs.
 fn prepare_book(path: &OsString) -> Result<(), String> {
     install_mermaid_assets(path)?;
-    install_trimmed_highlight(path)
+    install_trimmed_highlight(path)?;
+    let cards = write_flashcards()?;
+    println!("xtask: {cards} flashcards in src/{}", flashcards::FILE_NAME);
+    Ok(())
 }
 
 fn serve(args: &[String]) -> Result<(), String> {
@@ -262,6 +293,10 @@ fn bench(name: Option<&str>) -> Result<(), String> {
     if !source.is_file() {
         return Err(format!("no benchmark {}", display(&root, &source)));
     }
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| Some(format!(", load before {}", l.split(' ').next()?)))
+        .unwrap_or_default();
     // The benchmark prints its table and ratios on stdout (recorded) and
     // its progress on stderr (shown, not recorded).
     let out = cargo()
@@ -278,10 +313,11 @@ fn bench(name: Option<&str>) -> Result<(), String> {
     let results = root.join("listings/benches/results");
     std::fs::create_dir_all(&results).map_err(|e| e.to_string())?;
     let file = results.join(format!("{name}.txt"));
-    // The command that re-runs it, then the machine, each within the
-    // book's 80 columns.
+    // The command that re-runs it, then the machine and how busy it was
+    // just before (the one-minute load average: other work skews a
+    // benchmark), each within the book's 80 columns.
     let machine = format!(
-        "# measured on {} cores, {}",
+        "# measured on {} cores, {}{load}",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         machine_model()
     );
@@ -310,4 +346,88 @@ fn display(root: &Path, file: &Path) -> String {
         .unwrap_or(file)
         .display()
         .to_string()
+}
+
+/// uv resolves the lock: pinned here, installed into a scratch environment
+/// (never into the project's), used once, and removed.
+const UV: &str = "uv==0.13.9";
+
+/// Regenerates `listings/requirements.txt` from `requirements.in`: every
+/// package pinned, with the hashes of all its files, for every platform
+/// and Python 3.11+, so one lock serves each interpreter the tests use.
+fn python_lock() -> Result<(), String> {
+    let root = repo_root();
+    let scratch =
+        std::env::temp_dir().join(format!("guide-uv-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    let python = std::env::var_os("PYTHON").unwrap_or_else(|| "python3".into());
+    run(Command::new(&python).args(["-m", "venv"]).arg(&scratch))?;
+    let bin = scratch.join("bin");
+    run(Command::new(bin.join("python")).args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        UV,
+    ]))?;
+    let lock = root.join("listings/requirements.txt");
+    let out = Command::new(bin.join("uv"))
+        .current_dir(&root)
+        .args(["pip", "compile", "--universal", "--python-version", "3.11"])
+        .args(["--generate-hashes", "--no-header", "--quiet"])
+        .arg("listings/requirements.in")
+        .output()
+        .map_err(|e| format!("cannot run uv: {e}"))?;
+    let _ = std::fs::remove_dir_all(&scratch);
+    if !out.status.success() {
+        return Err(format!(
+            "uv pip compile failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let header = "# Generated from requirements.in by `cargo xtask python-lock`; do not edit.\n";
+    std::fs::write(
+        &lock,
+        format!("{header}{}", String::from_utf8_lossy(&out.stdout)),
+    )
+    .map_err(|e| format!("cannot write {}: {e}", lock.display()))?;
+    println!("xtask: wrote {}", display(&root, &lock));
+    Ok(())
+}
+
+fn practice(args: &[String]) -> Result<(), String> {
+    let (name, reset) = match args {
+        [name] => (name, false),
+        [name, flag] if flag == "--reset" => (name, true),
+        _ => {
+            let names: Vec<String> = xtask::practice::problems()
+                .iter()
+                .map(|p| p.name.replace('_', "-"))
+                .collect();
+            return Err(format!(
+                "usage: cargo xtask practice <problem> [--reset]\nproblems: {}",
+                names.join(", ")
+            ));
+        }
+    };
+    let problem = xtask::practice::find(name)?;
+    let python = support::python::primary_environment()?;
+    let (file, fresh) = xtask::practice::scratch_file(&problem, reset)?;
+    let shown = display(&repo_root(), &file);
+    if fresh {
+        println!(
+            "xtask: wrote the stub to {shown}: write your solution there, then run this again"
+        );
+    }
+    let outcome = xtask::practice::run_tests(&python, &problem, &file)?;
+    print!("{}", outcome.report);
+    if outcome.passed {
+        println!("xtask: {shown} passes every test of the chapter");
+        Ok(())
+    } else {
+        Err(format!(
+            "{shown} fails the tests listed above; edit it and run this again"
+        ))
+    }
 }

@@ -28,7 +28,9 @@ pub use includes::{
     Include, Selector, anchor_text, check_includes, includes_in, selected_text,
 };
 pub use links::{check_links, heading_ids, id_from_content};
-pub use listings::{check_listings_included, listing_files};
+pub use listings::{
+    check_listings_included, listing_files, packages as listing_packages,
+};
 pub use parse::{CodeBlock, Parsed};
 pub use playground::{check_playground, compiles_with_std_alone};
 pub use quiz::check_quiz;
