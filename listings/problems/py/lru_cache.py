@@ -35,7 +35,7 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 
-def checked_capacity(capacity: int) -> int:
+def _checked_capacity(capacity: int) -> int:
     """The capacity, if it is an int of at least 0."""
     if isinstance(capacity, bool) or not isinstance(capacity, int):
         raise TypeError(f"capacity must be an int, got {capacity!r}")
@@ -49,7 +49,7 @@ class LruCache(Generic[K, V]):
     """A least-recently-used cache holding at most `capacity` entries."""
 
     def __init__(self, capacity: int) -> None:
-        self.capacity = checked_capacity(capacity)
+        self.capacity = _checked_capacity(capacity)
         # Oldest first: the end of the OrderedDict is the most recent use.
         self._data: OrderedDict[K, V] = OrderedDict()
 
@@ -81,7 +81,7 @@ class LruCache(Generic[K, V]):
 # ANCHOR_END: ordered_dict
 
 
-# ANCHOR: linked
+# ANCHOR: node
 class _Node(Generic[K, V]):
     """A list node. The two sentinels are nodes whose key and value are
     never set, like the root link of the pure-Python OrderedDict."""
@@ -93,11 +93,15 @@ class _Node(Generic[K, V]):
     next: "_Node[K, V]"
 
 
+# ANCHOR_END: node
+
+
+# ANCHOR: linked
 class LinkedLruCache(Generic[K, V]):
     """The same cache with a dict and a hand-written doubly linked list."""
 
     def __init__(self, capacity: int) -> None:
-        self.capacity = checked_capacity(capacity)
+        self.capacity = _checked_capacity(capacity)
         self._nodes: dict[K, _Node[K, V]] = {}
         # Two sentinels: head.next is the most recent, tail.prev the oldest.
         self._head: _Node[K, V] = _Node()

@@ -34,7 +34,7 @@ class Ordered(Protocol):
 T = TypeVar("T", bound=Ordered)
 
 
-def checked(intervals: Iterable[Sequence[T]]) -> list[tuple[T, T]]:
+def _checked(intervals: Iterable[Sequence[T]]) -> list[tuple[T, T]]:
     """The intervals as (start, end) tuples, or ValueError for the first
     that is not a pair with start <= end."""
     pairs = []
@@ -61,16 +61,16 @@ def checked(intervals: Iterable[Sequence[T]]) -> list[tuple[T, T]]:
 # ANCHOR: merge
 def merge(intervals: Iterable[Sequence[T]]) -> list[list[T]]:
     """Merges closed intervals: overlapping or touching ones become one."""
-    return sweep(sorted(checked(intervals), key=itemgetter(0)))
+    return _sweep(sorted(_checked(intervals), key=itemgetter(0)))
 
 
 def merge_half_open(intervals: Iterable[Sequence[T]]) -> list[list[T]]:
     """Merges half-open intervals [start, end). Empty ones cover nothing."""
-    non_empty = [(s, e) for s, e in checked(intervals) if s < e]
-    return sweep(sorted(non_empty, key=itemgetter(0)))
+    non_empty = [(s, e) for s, e in _checked(intervals) if s < e]
+    return _sweep(sorted(non_empty, key=itemgetter(0)))
 
 
-def sweep(by_start: list[tuple[T, T]]) -> list[list[T]]:
+def _sweep(by_start: list[tuple[T, T]]) -> list[list[T]]:
     """One pass over intervals sorted by start. Invariant: `merged` is
     sorted, disjoint and gapped, and only its last interval can grow."""
     merged: list[list[T]] = []

@@ -177,8 +177,8 @@ def seconds_to_evict(cache: Any, capacity: int) -> float:
 
 def test_evicting_from_a_plain_dict_is_slower(solution: ModuleType) -> None:
     # Best of three fresh runs each. At 20,000 entries the plain dict took
-    # 10 to 27 times as long as LruCache on CPython 3.11 to 3.13; asking
-    # for 3 times leaves room for a noisy machine.
+    # 11 to 22 times as long as LruCache (CPython 3.11 to 3.13, measured
+    # when this test was written); asking for 3 leaves room for noise.
     capacity = 20_000
     plain = min(
         seconds_to_evict(PlainDictLru(capacity), capacity) for _ in "abc"

@@ -18,7 +18,12 @@ real database (sqlite3, in memory):
 - sqlite3's own `with conn:` commits or rolls back, but does not close the
   connection; contextlib.closing does.
 - contextlib.asynccontextmanager and `async with`: the same protocol with
-  __aenter__/__aexit__, here driven by asyncio.run.
+  __aenter__/__aexit__. Every statement runs in a worker thread
+  (asyncio.to_thread), never on the event loop's thread, which a trace
+  callback checks. A real task.cancel() and an asyncio.timeout() each
+  interrupt a transfer: it is rolled back, and the cancellation propagates
+  (the task ends cancelled, the timeout raises TimeoutError). A manager that
+  swallows CancelledError is shown breaking both.
 
 Transactions are explicit: connections are opened with isolation_level=None,
 so the sqlite3 module never opens one implicitly and every BEGIN, COMMIT
@@ -29,13 +34,16 @@ for PEP 249 behaviour; isolation_level works the same on 3.11 and later.)
 import asyncio
 import contextlib
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from types import TracebackType
-from typing import Literal
+from typing import Literal, TypeVar
 
 
-def open_bank() -> sqlite3.Connection:
-    conn = sqlite3.connect(":memory:", isolation_level=None)
+def open_bank(check_same_thread: bool = True) -> sqlite3.Connection:
+    conn = sqlite3.connect(
+        ":memory:", isolation_level=None, check_same_thread=check_same_thread
+    )
     conn.execute(
         "CREATE TABLE accounts ("
         " owner TEXT PRIMARY KEY,"
@@ -281,34 +289,120 @@ def sqlite_with_does_not_close() -> dict[str, object]:
     # ANCHOR_END: sqlite_with
 
 
+# ANCHOR: in_thread
+T = TypeVar("T")
+
+
+async def in_thread(call: Callable[..., T], *args: object) -> T:
+    """Runs a blocking database call in a worker thread, so the event loop
+    keeps serving other tasks. A thread cannot be interrupted: if the task
+    is cancelled meanwhile, wait for the call to finish, then re-raise, so
+    no statement is still running when the cancellation moves on."""
+    job = asyncio.ensure_future(asyncio.to_thread(call, *args))
+    try:
+        return await asyncio.shield(job)
+    except asyncio.CancelledError:
+        await asyncio.wait([job])
+        job.exception()  # its error, if any, is dropped: cancellation wins
+        raise
+    # ANCHOR_END: in_thread
+
+
 # ANCHOR: async_with
 @contextlib.asynccontextmanager
 async def async_transaction(
     conn: sqlite3.Connection,
 ) -> AsyncIterator[sqlite3.Connection]:
-    conn.execute("BEGIN")
     try:
+        await in_thread(conn.execute, "BEGIN")
         yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
+    except BaseException:  # CancelledError too: roll back, then re-raise
+        if conn.in_transaction:
+            await in_thread(conn.execute, "ROLLBACK")
         raise
     else:
-        conn.execute("COMMIT")
+        await in_thread(conn.execute, "COMMIT")
 
 
-async def async_cases() -> dict[str, int]:
-    conn = open_bank()
+async def pay(conn: sqlite3.Connection, cents: int, slow: bool) -> None:
     async with async_transaction(conn) as tx:
-        transfer(tx, "alice", "bob", 1)
-        await asyncio.sleep(0)  # other tasks may run inside the transaction
-    with contextlib.suppress(asyncio.CancelledError):
-        async with async_transaction(conn) as tx:
-            transfer(tx, "alice", "bob", 99)
-            raise asyncio.CancelledError  # e.g. the request was cancelled
-    result = balances(conn)
+        await in_thread(transfer, tx, "alice", "bob", cents)
+        if slow:  # waiting on a payment provider that never answers
+            await asyncio.sleep(3600)
+            # ANCHOR_END: async_with
+
+
+# ANCHOR: async_cases
+async def async_cases() -> dict[str, object]:
+    conn = open_bank(check_same_thread=False)  # used from worker threads
+    loop_thread = threading.get_ident()
+    on_loop: list[str] = []
+    off_loop: list[str] = []
+
+    def record(sql: str) -> None:  # runs in the thread that runs the SQL
+        on_thread = threading.get_ident() == loop_thread
+        (on_loop if on_thread else off_loop).append(sql)
+
+    conn.set_trace_callback(record)
+    await pay(conn, 1, slow=False)
+
+    task = asyncio.create_task(pay(conn, 99, slow=True))
+    await asyncio.sleep(0.05)  # let it write, then wait on the provider
+    task.cancel()
+    await asyncio.wait([task])  # waits without catching its outcome
+
+    try:
+        async with asyncio.timeout(0.05):
+            await pay(conn, 42, slow=True)
+        timed_out = "no"
+    except TimeoutError:
+        timed_out = "TimeoutError"
+
+    conn.set_trace_callback(None)
+    assert "ROLLBACK" in off_loop, off_loop
+    result = {
+        "balances after commit 1, cancel 99, time out 42": balances(conn),
+        "task.cancelled() after task.cancel()": task.cancelled(),
+        "asyncio.timeout() raised": timed_out,
+        "statements run on the event loop's thread": len(on_loop),
+    }
     conn.close()
     return result
-    # ANCHOR_END: async_with
+    # ANCHOR_END: async_cases
+
+
+# ANCHOR: swallowing
+@contextlib.asynccontextmanager
+async def swallowing_cancellation() -> AsyncIterator[None]:
+    with contextlib.suppress(asyncio.CancelledError):  # the bug
+        yield
+
+
+async def swallowed_cases() -> dict[str, object]:
+    async def victim() -> str:
+        async with swallowing_cancellation():
+            await asyncio.sleep(3600)
+        return "ran to the end"
+
+    task = asyncio.create_task(victim())
+    await asyncio.sleep(0)
+    task.cancel()
+    await asyncio.wait([task])
+
+    steps = []
+    try:
+        async with asyncio.timeout(0.01):
+            async with swallowing_cancellation():
+                await asyncio.sleep(3600)
+            steps.append("code after the deadline ran")
+    except TimeoutError:
+        steps.append("TimeoutError")
+    return {
+        "task.cancelled() after task.cancel()": task.cancelled(),
+        "the cancelled task returned": task.result(),
+        "asyncio.timeout()": steps[0],
+    }
+    # ANCHOR_END: swallowing
 
 
 def main() -> None:
@@ -347,10 +441,29 @@ def main() -> None:
     for name, value in facts.items():
         print(f"  {name}: {value}")
 
-    after = asyncio.run(async_cases())
-    assert after == {"alice": 99, "bob": 51}, after
-    print("async with, asynccontextmanager:")
-    print(f"  commit 1, then a cancelled transfer of 99: balances {after}")
+    facts_async = asyncio.run(async_cases())
+    assert facts_async == {
+        "balances after commit 1, cancel 99, time out 42": {
+            "alice": 99,
+            "bob": 51,
+        },
+        "task.cancelled() after task.cancel()": True,
+        "asyncio.timeout() raised": "TimeoutError",
+        "statements run on the event loop's thread": 0,
+    }, facts_async
+    print("async with, asynccontextmanager, statements in worker threads:")
+    for name, value in facts_async.items():
+        print(f"  {name}: {value}")
+
+    swallowed = asyncio.run(swallowed_cases())
+    assert swallowed == {
+        "task.cancelled() after task.cancel()": False,
+        "the cancelled task returned": "ran to the end",
+        "asyncio.timeout()": "code after the deadline ran",
+    }, swallowed
+    print("a manager that swallows CancelledError (the bug):")
+    for name, value in swallowed.items():
+        print(f"  {name}: {value}")
 
 
 if __name__ == "__main__":

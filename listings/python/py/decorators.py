@@ -195,7 +195,7 @@ def profile_loads(cached: StrDecorator) -> tuple[list[str], Any]:
     return loads, load_profile.cache_info()  # type: ignore[attr-defined]
 
 
-# ANCHOR: auth
+# ANCHOR: auth_types
 Request = dict[str, Any]  # {"method": ..., "path": ..., "headers": {...}}
 
 
@@ -242,8 +242,10 @@ def unauthorized(error: str | None) -> Response:
 def forbidden(role: str) -> Response:
     challenge = f'{CHALLENGE}, error="insufficient_scope", scope="{role}"'
     return Response(403, "forbidden", {"WWW-Authenticate": challenge})
+    # ANCHOR_END: auth_types
 
 
+# ANCHOR: auth
 def requires_role(role: str) -> Callable[[Handler], Endpoint]:
     def decorator(handler: Handler) -> Endpoint:
         @functools.wraps(handler)

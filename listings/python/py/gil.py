@@ -9,7 +9,12 @@ Four claims, each asserted before it is printed:
   divided by wall time, which cannot exceed about 1.0 while only one thread
   at a time may run Python bytecode. Load from other programs only lowers
   the ratio, so the check is robust on a busy machine.
-- The switch interval (sys.getswitchinterval) is 0.005 s by default.
+- The switch interval (sys.getswitchinterval) is 0.005 s by default, and a
+  pure-Python loop honours it: another thread gets a turn every few
+  milliseconds. One long call into C code that does not release the GIL
+  (here the built-in sum() over a range) keeps every other thread out for
+  the whole call. Shown as the longest wait of a ticking thread relative to
+  the run, with a wide margin, never as a printed duration.
 - Processes (concurrent.futures.ProcessPoolExecutor) each have their own
   interpreter and GIL; the script checks they compute the same result.
 
@@ -91,6 +96,47 @@ def cores_used_by_cpu_threads() -> float:
     # ANCHOR_END: cpu_bound
 
 
+# ANCHOR: c_call
+SUM_LIMIT = 5_000_000
+
+
+def python_loop_sum() -> int:
+    total = 0
+    for n in range(SUM_LIMIT):  # a switch point on every iteration
+        total += n
+    return total
+
+
+def builtin_sum() -> int:
+    return sum(range(SUM_LIMIT))  # one C call: no switch point inside
+
+
+def longest_wait_share(work: Callable[[], int]) -> float:
+    """While `work` runs, another thread wants to note the time every
+    1 ms. Returns its longest wait as a share of the run: near 0 if it got
+    turns all along, near 1 if it was kept out for the whole run."""
+    stamps: list[float] = []
+    stop = threading.Event()
+
+    def ticker() -> None:
+        while not stop.is_set():
+            stamps.append(time.perf_counter())
+            time.sleep(0.001)  # releases the GIL while it waits
+
+    thread = threading.Thread(target=ticker)
+    thread.start()
+    time.sleep(0.02)  # let it start ticking
+    start = time.perf_counter()
+    work()
+    end = time.perf_counter()
+    stop.set()
+    thread.join()
+    inside = [start, *(s for s in stamps if start < s < end), end]
+    longest = max(b - a for a, b in itertools.pairwise(inside))
+    return longest / (end - start)
+    # ANCHOR_END: c_call
+
+
 # ANCHOR: free_threading
 def gil_enabled() -> bool:
     """Whether this process runs with the GIL (always True before 3.13)."""
@@ -136,6 +182,16 @@ def main() -> None:
     interval = sys.getswitchinterval()
     assert interval == 0.005, interval
     print(f"switch interval: {interval} s")
+    assert python_loop_sum() == builtin_sum()
+    loop_share = longest_wait_share(python_loop_sum)
+    c_share = longest_wait_share(builtin_sum)
+    took_turns = loop_share < 0.5
+    kept_out = c_share > 0.9
+    if gil_enabled():
+        assert took_turns, f"longest wait {loop_share:.0%} of a Python loop"
+        assert kept_out, f"longest wait {c_share:.0%} of a C call"
+    print(f"another thread got turns during a pure-Python loop: {took_turns}")
+    print(f"another thread waited out a whole C call (sum): {kept_out}")
 
     enabled = gil_enabled()
     print(f"GIL enabled in this process: {enabled}")

@@ -13,6 +13,11 @@ Then the metaclass conflict: a class whose bases have unrelated metaclasses
 (``ModelMeta`` and ``abc.ABCMeta``) cannot be created, while the
 ``__init_subclass__`` version mixes with ``abc.ABC`` freely.
 
+The ``Field`` descriptor reports a column that was never set (an instance
+built without ``__init__``, as an ORM does when it loads a row) with
+``AttributeError``, so ``hasattr`` answers False and ``getattr`` with a
+default returns the default.
+
 Semantics chosen: columns are the ``Field`` attributes of the class body, in
 definition order (class namespaces keep insertion order, PEP 520); columns
 are not inherited from parent models; the DDL is PostgreSQL-flavoured.
@@ -45,7 +50,14 @@ class Field:
     def __get__(self, instance: object, owner: type | None = None) -> Any:
         if instance is None:
             return self
-        return vars(instance)[self.name]
+        try:
+            return vars(instance)[self.name]
+        except KeyError:
+            # AttributeError, not KeyError: hasattr() and getattr(obj, name,
+            # default) rely on it, and so does __getattr__ as a fallback.
+            kind = type(instance).__name__
+            msg = f"{kind!r} object has no attribute {self.name!r}"
+            raise AttributeError(msg) from None
 
     def __set__(self, instance: object, value: Any) -> None:
         vars(instance)[self.name] = value
@@ -259,6 +271,30 @@ def show_metaclass() -> None:
     print("metaclass: duplicate column ->", duplicate)
 
 
+# ANCHOR: unset
+def unset_column() -> tuple[bool, object, str]:
+    """A row loaded without __init__ (SQLAlchemy does not call it when it
+    loads an object) has columns that were never set."""
+    blank = User.__new__(User)
+    try:
+        message = f"no error: {blank.email!r}"
+    except AttributeError as e:
+        message = str(e)
+    return hasattr(blank, "email"), getattr(blank, "email", "n/a"), message
+    # ANCHOR_END: unset
+
+
+def show_unset_column() -> None:
+    has, default, message = unset_column()
+    assert (has, default) == (False, "n/a")
+    assert message == "'User' object has no attribute 'email'"
+    user = User(id=2, email="grace@example.com")
+    assert hasattr(user, "email") and getattr(user, "age", "n/a") is None
+    print("descriptor: unset column, hasattr ->", has)
+    print("descriptor: unset column, getattr with default ->", repr(default))
+    print("descriptor: unset column, attribute access ->", message)
+
+
 def show_init_subclass() -> None:
     assert type(Customer) is type  # no custom metaclass involved
     assert "customers" in Record.registry
@@ -310,6 +346,7 @@ def show_conflict() -> None:
 
 def main() -> None:
     show_metaclass()
+    show_unset_column()
     show_init_subclass()
     show_decorator()
     show_conflict()

@@ -6,24 +6,47 @@ What the script shows, each claim asserted before it is printed:
   back the value it read plus one. A threading.Barrier between the read and
   the write makes every thread read before any thread writes, which is the
   worst interleaving the scheduler could choose, chosen every time: each
-  round adds 1, not 4. Without the barrier the same bug loses updates only
-  sometimes, which is what makes it dangerous.
+  round adds 1, not 4.
+- Where the scheduler can switch. Since 3.10 a thread gives up the GIL only
+  at a few points: a loop's backward jump, the start of a Python function,
+  and the return of most calls. `counter.value += 1` in a loop has none
+  inside it and loses nothing on a GIL build (3.9 lost updates here);
+  `counter.value = checked(counter.value)` calls a Python function between
+  the read and the write, and loses updates on every version. The count
+  lost depends on timing, so only "lost some" or "lost none" is printed.
+- One bytecode is not atomic when it runs Python code: a single
+  STORE_SUBSCR (`table[key] = value`) calls the key's __hash__ and __eq__
+  and the old value's __del__.
 - The fix: the same read-modify-write under a threading.Lock. A
   time.sleep(0) inside the critical section invites a thread switch at the
   worst moment, and the count is still exact.
+- asyncio: tasks switch only at `await`, so an await between the read and
+  the write loses updates exactly as threads do; an asyncio.Lock fixes it.
 - queue.Queue for producers and consumers: no lock in user code, and every
   item is consumed exactly once.
+- fork() while another thread holds a lock: the child inherits the lock,
+  held, but not the thread that would release it. Since 3.12 os.fork()
+  warns (DeprecationWarning) when it sees other threads.
 - multiprocessing for CPU work: a Pool of processes, each with its own
   interpreter and GIL, counts primes; the result matches a serial count.
   Processes share nothing by default, so a shared counter is a
   multiprocessing.Value, and its += still needs get_lock().
 """
 
+# Lets 3.9 import this file: the version test compares 3.9 with 3.10+.
+from __future__ import annotations
+
+import asyncio
+import dis
 import multiprocessing
+import os
 import queue
+import sys
 import threading
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from multiprocessing.sharedctypes import Synchronized
 
 THREADS = 4
@@ -61,6 +84,88 @@ def unsynchronised_increments() -> int:
     # ANCHOR_END: lost_update
 
 
+# ANCHOR: switch_points
+RACE_THREADS = 4
+RACE_ROUNDS = 100_000
+
+
+@contextmanager
+def frequent_switches() -> Iterator[None]:
+    # A 1 us switch interval instead of 5 ms: many more switches per
+    # second, so a race that is rare in production shows up in a short run.
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)
+
+
+def checked(value: int) -> int:
+    if value < 0:
+        raise ValueError(value)
+    return value + 1
+
+
+def plain_increment(counter: Counter) -> None:
+    for _ in range(RACE_ROUNDS):
+        counter.value += 1  # load, add, store: no switch point in between
+
+
+def increment_through_a_call(counter: Counter) -> None:
+    for _ in range(RACE_ROUNDS):
+        # Entering checked() is a switch point between the read and the
+        # write: another thread can run, and this write then undoes its work.
+        counter.value = checked(counter.value)
+
+
+def lost_updates(update: Callable[[Counter], None]) -> int:
+    counter = Counter()
+    with frequent_switches():
+        run_threads(lambda: update(counter), RACE_THREADS)
+    return RACE_THREADS * RACE_ROUNDS - counter.value
+    # ANCHOR_END: switch_points
+
+
+# ANCHOR: one_bytecode
+CALLS: list[str] = []
+
+
+class Key:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __hash__(self) -> int:
+        CALLS.append("Key.__hash__")
+        return hash(self.name)
+
+    def __eq__(self, other: object) -> bool:
+        CALLS.append("Key.__eq__")
+        return isinstance(other, Key) and other.name == self.name
+
+
+class Value:
+    def __del__(self) -> None:
+        CALLS.append("Value.__del__")
+
+
+def store(table: dict[Key, Value], key: Key, value: Value) -> None:
+    table[key] = value  # one instruction, STORE_SUBSCR
+
+
+def python_code_run_by_one_store() -> tuple[int, list[str]]:
+    """How many STORE_SUBSCR instructions `store` has, and what Python
+    code one call of it ran."""
+    stores = [
+        i for i in dis.get_instructions(store) if i.opname == "STORE_SUBSCR"
+    ]
+    table = {Key("a"): Value()}
+    CALLS.clear()
+    store(table, Key("a"), Value())  # same key, new value
+    return len(stores), list(CALLS)
+    # ANCHOR_END: one_bytecode
+
+
 # ANCHOR: locked
 def locked_increments() -> int:
     counter = Counter()
@@ -76,6 +181,30 @@ def locked_increments() -> int:
     run_threads(worker, THREADS)
     return counter.value
     # ANCHOR_END: locked
+
+
+# ANCHOR: asyncio_lock
+async def task_increments(lock: asyncio.Lock | None) -> int:
+    counter = Counter()
+
+    async def update() -> None:
+        seen = counter.value
+        await asyncio.sleep(0)  # another task runs here
+        counter.value = seen + 1
+
+    async def worker() -> None:
+        for _ in range(ROUNDS):
+            if lock is None:
+                await update()
+            else:
+                async with lock:  # held across the await inside
+                    await update()
+
+    async with asyncio.TaskGroup() as group:
+        for _ in range(THREADS):
+            group.create_task(worker())
+    return counter.value
+    # ANCHOR_END: asyncio_lock
 
 
 # ANCHOR: queue
@@ -121,8 +250,38 @@ def producer_consumer(
     # ANCHOR_END: queue
 
 
+# ANCHOR: fork
+def fork_while_another_thread_holds_a_lock() -> tuple[bool, list[str]]:
+    """Returns (whether the child found the lock still held, the warning
+    categories os.fork() raised in the parent)."""
+    lock = threading.Lock()
+    held, done = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with lock:
+            held.set()
+            done.wait()  # a thread busy in a critical section
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    held.wait()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pid = os.fork()
+        if pid == 0:  # the child: a copy of memory, and only this thread
+            # The holder does not exist here, so nobody will ever release
+            # the lock; without the timeout this would block forever.
+            os._exit(0 if not lock.acquire(timeout=0.2) else 1)
+    _, status = os.waitpid(pid, 0)
+    done.set()
+    thread.join()
+    categories = [w.category.__name__ for w in caught]
+    return os.waitstatus_to_exitcode(status) == 0, categories
+    # ANCHOR_END: fork
+
+
 # ANCHOR: processes
-def add_under_lock(counter: "Synchronized[int]", times: int) -> None:
+def add_under_lock(counter: Synchronized[int], times: int) -> None:
     for _ in range(times):
         # counter.value += 1 alone is a read and a write: not atomic across
         # processes either. The Value's own lock makes it one step.
@@ -159,6 +318,12 @@ def count_in_processes(processes: int, times: int) -> int:
     # ANCHOR_END: processes
 
 
+def gil_enabled() -> bool:
+    if sys.version_info >= (3, 13):
+        return sys._is_gil_enabled()
+    return True
+
+
 def main() -> None:
     expected = THREADS * ROUNDS
 
@@ -169,6 +334,22 @@ def main() -> None:
         f"({expected - racy} updates lost)"
     )
 
+    plain = lost_updates(plain_increment) > 0
+    # 3.10+ with the GIL: no switch point inside `+=` (3.9 lost updates).
+    assert not plain or not gil_enabled(), "+= lost updates"
+    print(f"counter.value += 1, {RACE_THREADS} threads: lost updates: {plain}")
+    through_call = lost_updates(increment_through_a_call) > 0
+    assert through_call, "no update lost across a call"
+    print(
+        "counter.value = checked(counter.value), "
+        f"{RACE_THREADS} threads: lost updates: {through_call}"
+    )
+
+    stores, calls = python_code_run_by_one_store()
+    assert stores == 1, stores
+    assert calls == ["Key.__hash__", "Key.__eq__", "Value.__del__"], calls
+    print(f"table[key] = value, one STORE_SUBSCR, ran Python code: {calls}")
+
     locked = locked_increments()
     assert locked == expected, locked
     print(
@@ -176,11 +357,32 @@ def main() -> None:
         f"= {locked}"
     )
 
+    tasks_racy = asyncio.run(task_increments(lock=None))
+    tasks_locked = asyncio.run(task_increments(lock=asyncio.Lock()))
+    assert (tasks_racy, tasks_locked) == (ROUNDS, expected)
+    print(
+        f"asyncio, {THREADS} tasks x {ROUNDS}, await inside the update: "
+        f"{tasks_racy} without a lock, {tasks_locked} with asyncio.Lock"
+    )
+
     count, total = producer_consumer(producers=2, consumers=3, items_each=500)
     assert count == 1_000 and total == sum(range(1_000)), (count, total)
     print(
         f"queue.Queue: 2 producers, 3 consumers: {count} items consumed, "
         f"sum {total}"
+    )
+
+    still_held, categories = fork_while_another_thread_holds_a_lock()
+    assert still_held
+    warned = "DeprecationWarning" in categories
+    assert warned == (sys.version_info >= (3, 12)), categories
+    print(
+        "fork() while another thread held a lock: still held in the child: "
+        f"{still_held}"
+    )
+    print(
+        "os.fork() in a process with threads warns from 3.12 on: "
+        f"{warned == (sys.version_info >= (3, 12))}"
     )
 
     primes = count_primes_in_processes(limit=20_000, processes=2)

@@ -17,7 +17,15 @@ Shows, asserting each claim:
   ``[typeddict-item]``; a correct one exits 0; an unannotated module's
   function bodies are skipped by default, and a per-module override
   (``[mypy-legacy_billing]``, the gradual-rollout tool) turns on
-  ``disallow_untyped_defs`` and ``check_untyped_defs`` for it alone.
+  ``disallow_untyped_defs`` and ``check_untyped_defs`` for it alone, and
+  ``strict = True`` in a per-module section holds a new module to
+  ``--strict``;
+- a baseline ratchet: the errors a legacy module has today are recorded
+  without line numbers; after a change, an error not in the baseline is
+  reported as new (CI fails) and one that disappeared as fixed;
+- the typing timeline: for each typing PEP from 484 to 749, a marker
+  visible at run time (a ``typing`` name, a module, a syntax) exists on
+  this interpreter exactly when its version is at least the PEP's.
 
 mypy comes from ``listings/requirements.txt``, which ``cargo test`` installs
 into ``.venv/py3.X/`` and whose python then runs this script. Run by an
@@ -29,7 +37,10 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+import typing
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import (
@@ -115,6 +126,69 @@ def greet(user: "UserPayload") -> str:  # a forward reference, as a string
     # ANCHOR_END: typeddict
 
 
+def typing_has(name: str) -> Callable[[], bool]:
+    return lambda: hasattr(typing, name)
+
+
+def module_exists(name: str) -> Callable[[], bool]:
+    return lambda: importlib.util.find_spec(name) is not None
+
+
+def evaluates(source: str) -> Callable[[], bool]:
+    """True if the expression or statement runs on this interpreter."""
+
+    def check() -> bool:
+        try:
+            exec(source, {})
+        except (SyntaxError, TypeError):
+            return False
+        return True
+
+    return check
+
+
+# ANCHOR: timeline
+# (PEP, the Python version it shipped in, a marker visible at run time);
+# None for a PEP that changed only what type checkers accept.
+TIMELINE: list[tuple[int, tuple[int, int], Callable[[], bool] | None]] = [
+    (484, (3, 5), typing_has("TypeVar")),
+    (526, (3, 6), evaluates("x: int = 1")),
+    (544, (3, 8), typing_has("Protocol")),
+    (586, (3, 8), typing_has("Literal")),
+    (589, (3, 8), typing_has("TypedDict")),
+    (591, (3, 8), typing_has("Final")),
+    (585, (3, 9), evaluates("list[int]")),
+    (593, (3, 9), typing_has("Annotated")),
+    (604, (3, 10), evaluates("int | str")),
+    (612, (3, 10), typing_has("ParamSpec")),
+    (613, (3, 10), typing_has("TypeAlias")),
+    (646, (3, 11), typing_has("TypeVarTuple")),
+    (655, (3, 11), typing_has("NotRequired")),
+    (673, (3, 11), typing_has("Self")),
+    (675, (3, 11), typing_has("LiteralString")),
+    (681, (3, 11), typing_has("dataclass_transform")),
+    (692, (3, 12), None),  # Unpack[SomeTypedDict] for **kwargs
+    (695, (3, 12), typing_has("TypeAliasType")),
+    (698, (3, 12), typing_has("override")),
+    (696, (3, 13), typing_has("NoDefault")),
+    (702, (3, 13), lambda: hasattr(warnings, "deprecated")),
+    (705, (3, 13), typing_has("ReadOnly")),
+    (742, (3, 13), typing_has("TypeIs")),
+    (649, (3, 14), module_exists("annotationlib")),
+    (749, (3, 14), module_exists("annotationlib")),
+]
+
+
+def timeline_mismatches() -> list[int]:
+    """PEPs whose marker is present before its version, or missing after."""
+    return [
+        pep
+        for pep, version, marker in TIMELINE
+        if marker is not None and marker() != (sys.version_info >= version)
+    ]
+    # ANCHOR_END: timeline
+
+
 def check_pep695_if_available() -> None:
     """PEP 695 syntax is a SyntaxError before 3.12, so it lives in a string."""
     if sys.version_info < (3, 12):
@@ -166,7 +240,35 @@ RATCHET_CONFIG = """\
 disallow_untyped_defs = True
 check_untyped_defs = True
 """
+
+NEW_CODE_CONFIG = """\
+[mypy]
+
+[mypy-billing_v2]
+strict = True
+"""
 # ANCHOR_END: snippets
+
+# ANCHOR: legacy
+LEGACY_TODAY = """\
+def total(prices):
+    return sum(prices) + len(5)
+
+def label(code):
+    return code.upper()
+"""
+
+LEGACY_AFTER_A_CHANGE = """\
+def total(prices):
+    return sum(prices) + len(5)
+
+def label(code: str) -> str:
+    return code.upper()
+
+def refund(cents: int) -> str:
+    return cents
+"""
+# ANCHOR_END: legacy
 
 
 @dataclass
@@ -202,6 +304,25 @@ def run_mypy(workdir: Path, module: str, source: str, config: str) -> MypyRun:
     ]
     return MypyRun(done.returncode, errors)
     # ANCHOR_END: run_mypy
+
+
+# ANCHOR: ratchet
+def known_errors(run: MypyRun) -> Counter[str]:
+    """The baseline file's content: each error without its line number, so
+    that editing code above an old error does not make it look new."""
+    return Counter(error.split(": ", 1)[1] for error in run.errors)
+
+
+def ratchet(
+    baseline: Counter[str], run: MypyRun
+) -> tuple[list[str], list[str]]:
+    """CI fails on any error not in the baseline; errors that disappeared
+    are reported so the baseline can shrink and never grow back."""
+    current = known_errors(run)
+    new = sorted((current - baseline).elements())
+    fixed = sorted((baseline - current).elements())
+    return new, fixed
+    # ANCHOR_END: ratchet
 
 
 def show_protocol() -> None:
@@ -305,6 +426,47 @@ def show_mypy() -> None:
         for error in ratchet.errors:
             print("  " + error)
 
+        new = run_mypy(workdir, "billing_v2", UNANNOTATED, NEW_CODE_CONFIG)
+        assert new.exit_code == 1, new
+        assert new.codes == ["no-untyped-def", "arg-type"], new
+        print(
+            "mypy on UNANNOTATED as billing_v2, "
+            "[mypy-billing_v2] strict = True: exit",
+            new.exit_code,
+            new.codes,
+        )
+
+
+def show_timeline() -> None:
+    mismatches = timeline_mismatches()
+    assert mismatches == [], mismatches
+    markers = [pep for pep, _, marker in TIMELINE if marker is not None]
+    print(
+        f"typing timeline: {len(TIMELINE)} PEPs; {len(markers)} runtime "
+        "markers, each present from its PEP's version on and absent before"
+    )
+
+
+def show_ratchet() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        module = "legacy_billing"
+        today = run_mypy(workdir, module, LEGACY_TODAY, RATCHET_CONFIG)
+        baseline = known_errors(today)
+        assert today.exit_code == 1 and sum(baseline.values()) == 3, today
+        print(f"baseline: {sum(baseline.values())} known errors recorded")
+
+        after = run_mypy(workdir, module, LEGACY_AFTER_A_CHANGE, RATCHET_CONFIG)
+        new, fixed = ratchet(baseline, after)
+        assert [e.endswith("[return-value]") for e in new] == [True], new
+        assert [e.endswith("[no-untyped-def]") for e in fixed] == [True]
+        print("after a change, new (CI fails):")
+        for error in new:
+            print("  " + error)
+        print("after a change, fixed (shrink the baseline):")
+        for error in fixed:
+            print("  " + error)
+
 
 def main() -> None:
     if importlib.util.find_spec("mypy") is None:
@@ -318,7 +480,9 @@ def main() -> None:
     show_protocol()
     show_generics_and_typeddict()
     show_runtime_view()
+    show_timeline()
     show_mypy()
+    show_ratchet()
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ GET /api/orders 503 1200
 GET /api/users 200 9
 ";
 
-// ANCHOR: pipeline
+// ANCHOR: parse_line
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {
     pub path: String,
@@ -107,6 +107,9 @@ pub fn parse_line(line: &str) -> Result<Record, ParseError> {
     })
 }
 
+// ANCHOR_END: parse_line
+
+// ANCHOR: pipeline
 /// read -> parse, lazily: each `next()` reads and parses one line.
 pub fn parsed<'a>(
     text: &'a str,

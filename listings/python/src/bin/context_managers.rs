@@ -146,6 +146,46 @@ impl Drop for Transaction<'_> {
 }
 // ANCHOR_END: guard
 
+// ANCHOR: outcome
+/// How a transaction ended, as the server remembers it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommitOutcome {
+    Committed,
+    Aborted,
+    InProgress,
+    /// Too old: the server no longer keeps its status (NULL).
+    Forgotten,
+}
+
+impl Transaction<'_> {
+    /// This transaction's id, assigned now if it has none. Take it before
+    /// COMMIT: if the reply to COMMIT is lost, the id is how to ask later.
+    pub fn id(&mut self) -> Result<i64, TxError> {
+        // xid8 is an unsigned 64-bit counter; real ids fit in a bigint.
+        let sql = "SELECT pg_current_xact_id()::text::bigint";
+        let result = self.client.query_one(sql, &[]);
+        self.failed |= result.is_err();
+        Ok(result?.get(0))
+    }
+}
+
+/// Asks the server, from any session, how transaction `id` ended
+/// (`pg_xact_status`, PostgreSQL 13 and later).
+pub fn commit_outcome(
+    client: &mut Client,
+    id: i64,
+) -> Result<CommitOutcome, TxError> {
+    let sql = "SELECT pg_xact_status($1::bigint::text::xid8)";
+    let status: Option<String> = client.query_one(sql, &[&id])?.get(0);
+    Ok(match status.as_deref() {
+        Some("committed") => CommitOutcome::Committed,
+        Some("aborted") => CommitOutcome::Aborted,
+        Some(_) => CommitOutcome::InProgress, // the only other value
+        None => CommitOutcome::Forgotten,
+    })
+}
+// ANCHOR_END: outcome
+
 // ANCHOR: orders
 /// One order line: an item and a positive quantity.
 pub type Line<'s> = (&'s str, i32);
@@ -349,10 +389,9 @@ fn demo(url: &str) -> Result<(), TxError> {
     Ok(())
 }
 
-// ANCHOR: main
-fn main() {
-    // Order 4 panics on purpose and is caught: report it in one line.
-    panic::set_hook(Box::new(|info| eprintln!("context_managers: {info}")));
+/// The server's address, once a connection to it succeeded; otherwise says
+/// why on stderr and exits with code 77 (skipped).
+fn database_or_exit() -> String {
     let url = database_url();
     if let Err(e) = connect(&url) {
         support::skip::exit_unavailable(
@@ -361,6 +400,14 @@ fn main() {
             e,
         );
     }
+    url
+}
+
+// ANCHOR: main
+fn main() {
+    // Order 4 panics on purpose and is caught: report it in one line.
+    panic::set_hook(Box::new(|info| eprintln!("context_managers: {info}")));
+    let url = database_or_exit();
     if let Err(e) = demo(&url) {
         eprintln!("context_managers: {e}");
         std::process::exit(1);
@@ -371,6 +418,10 @@ fn main() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::net::{Shutdown, TcpStream};
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
 
     use support::skip::services_required;
 
@@ -627,6 +678,145 @@ mod tests {
             );
         }
         assert!(check_quantity("plum", 1).is_ok());
+    }
+
+    #[test]
+    fn the_outcome_of_a_transaction_can_be_asked_by_its_id() {
+        let Some((table, mut worker)) = setup("outcome") else {
+            return;
+        };
+        let mut observer = connect(&database_url()).unwrap();
+        let insert =
+            format!("INSERT INTO {} VALUES (1, 'apple', 3)", table.name);
+
+        let mut tx = Transaction::begin(&mut worker).unwrap();
+        tx.execute(&insert, &[]).unwrap();
+        let committed = tx.id().unwrap();
+        assert_eq!(
+            commit_outcome(&mut observer, committed).unwrap(),
+            CommitOutcome::InProgress
+        );
+        tx.commit().unwrap();
+        assert_eq!(
+            commit_outcome(&mut observer, committed).unwrap(),
+            CommitOutcome::Committed
+        );
+
+        let mut tx = Transaction::begin(&mut worker).unwrap();
+        let rolled_back = tx.id().unwrap();
+        tx.rollback().unwrap();
+        assert_eq!(
+            commit_outcome(&mut observer, rolled_back).unwrap(),
+            CommitOutcome::Aborted
+        );
+        // An id the server never issued is an error, not a guess.
+        for bogus in [i64::MAX, -1] {
+            let err = commit_outcome(&mut observer, bogus).unwrap_err();
+            assert!(matches!(err, TxError::Db(_)), "{err}");
+        }
+    }
+
+    /// A TCP proxy that forwards both ways until `cut` is set. From then on
+    /// it swallows what the server sends, and once that includes the
+    /// server's `COMMIT` completion it closes the client's side: the server
+    /// has committed, and the reply is lost on the way back.
+    struct LossyProxy {
+        addr: std::net::SocketAddr,
+        cut: Arc<AtomicBool>,
+    }
+
+    fn lossy_proxy(upstream: std::net::SocketAddr) -> LossyProxy {
+        use std::io::{Read, Write};
+        let (listener, addr) = support::loopback::listener().unwrap();
+        let cut = Arc::new(AtomicBool::new(false));
+        let lost = Arc::clone(&cut);
+        std::thread::spawn(move || {
+            let (mut client, _) = listener.accept().unwrap();
+            let mut server = TcpStream::connect(upstream).unwrap();
+            let (mut from_client, mut to_server) =
+                (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut from_client, &mut to_server);
+            });
+            let mut buffer = [0u8; 8192];
+            let mut swallowed = Vec::new();
+            while let Ok(n @ 1..) = server.read(&mut buffer) {
+                if !lost.load(Ordering::SeqCst) {
+                    if client.write_all(&buffer[..n]).is_err() {
+                        break;
+                    }
+                    continue;
+                }
+                swallowed.extend_from_slice(&buffer[..n]);
+                // CommandComplete carries the tag "COMMIT\0".
+                if swallowed.windows(7).any(|w| w == b"COMMIT\0") {
+                    let _ = client.shutdown(Shutdown::Both);
+                    break;
+                }
+            }
+        });
+        LossyProxy { addr, cut }
+    }
+
+    /// Connects to the server at `url`, but through `proxy`.
+    fn connect_through(url: &str, proxy: std::net::SocketAddr) -> Client {
+        let direct: postgres::Config = url.parse().unwrap();
+        let mut config = postgres::Config::new();
+        config.host(&proxy.ip().to_string()).port(proxy.port());
+        if let Some(user) = direct.get_user() {
+            config.user(user);
+        }
+        if let Some(password) = direct.get_password() {
+            config.password(password);
+        }
+        if let Some(dbname) = direct.get_dbname() {
+            config.dbname(dbname);
+        }
+        config.connect(postgres::NoTls).unwrap()
+    }
+
+    /// The server's TCP address, if `DATABASE_URL` names one.
+    fn server_addr(url: &str) -> Option<std::net::SocketAddr> {
+        use std::net::ToSocketAddrs;
+        let config: postgres::Config = url.parse().ok()?;
+        let Some(postgres::config::Host::Tcp(host)) =
+            config.get_hosts().first()
+        else {
+            return None;
+        };
+        let port = config.get_ports().first().copied().unwrap_or(5432);
+        (host.as_str(), port).to_socket_addrs().ok()?.next()
+    }
+
+    #[test]
+    fn a_lost_reply_to_commit_is_an_error_yet_the_data_is_committed() {
+        let Some((mut table, _worker)) = setup("lost commit reply") else {
+            return;
+        };
+        let url = database_url();
+        let Some(upstream) = server_addr(&url) else {
+            println!("skipped: lost commit reply: DATABASE_URL is not TCP");
+            return;
+        };
+        let proxy = lossy_proxy(upstream);
+        let mut client = connect_through(&url, proxy.addr);
+        let mut observer = connect(&url).unwrap();
+        let insert =
+            format!("INSERT INTO {} VALUES (1, 'apple', 3)", table.name);
+
+        let mut tx = Transaction::begin(&mut client).unwrap();
+        tx.execute(&insert, &[]).unwrap();
+        let id = tx.id().unwrap(); // taken before COMMIT
+        proxy.cut.store(true, Ordering::SeqCst);
+        let err = tx.commit().unwrap_err();
+        assert_eq!(err.sqlstate(), None, "no answer from the server: {err}");
+
+        // The client only knows that it does not know. The server does.
+        assert_eq!(
+            commit_outcome(&mut observer, id).unwrap(),
+            CommitOutcome::Committed
+        );
+        assert_eq!(table.committed_rows().unwrap(), [row(1, "apple", 3)]);
     }
 
     #[test]

@@ -18,7 +18,11 @@
 //! `error="invalid_token"`. A known token with too low a role: 403 with
 //! `error="insufficient_scope"`. The cache stores successful GET responses by
 //! URI and sits inside the auth check, so it never answers an unchecked
-//! request.
+//! request; a response too large to buffer (over 64 KiB, or of unknown
+//! length) passes through uncached. `POST /admin/notes` reads at most 64 KiB
+//! of request body (axum's `DefaultBodyLimit`, inside auth): one byte more is
+//! 413 Content Too Large (RFC 9110 section 15.5.14) with a body naming the
+//! limit.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -29,22 +33,23 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 
 use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::{Extension, Request, State};
+use axum::body::{Body, Bytes, HttpBody};
+use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
+use axum::extract::{DefaultBodyLimit, Extension, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tower::{Layer, Service, ServiceBuilder};
 
-// ANCHOR: auth_core
+// ANCHOR: auth_types
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Role {
     Reader,
@@ -101,6 +106,9 @@ impl AuthError {
     }
 }
 
+// ANCHOR_END: auth_types
+
+// ANCHOR: auth_check
 impl fmt::Display for AuthError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -159,7 +167,7 @@ pub fn check(
     }
     Ok(principal)
 }
-// ANCHOR_END: auth_core
+// ANCHOR_END: auth_check
 
 // ---------------------------------------------------------------------------
 // Part 1: decorators as higher-order functions over a framework-free request.
@@ -408,7 +416,7 @@ where
 // ANCHOR_END: auth_layer
 
 // ANCHOR: cache_layer
-/// Largest body the cache will buffer.
+/// Largest response body the cache will buffer; larger ones pass through.
 const MAX_CACHED_BODY: usize = 64 * 1024;
 
 #[derive(Clone)]
@@ -432,6 +440,13 @@ struct CacheStore {
     entries: Mutex<HashMap<String, CachedResponse>>,
     hits: AtomicU64,
     misses: AtomicU64,
+}
+
+impl CacheStore {
+    /// The entries, even if a thread panicked while holding the lock.
+    fn entries(&self) -> MutexGuard<'_, HashMap<String, CachedResponse>> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// Caches successful GET responses by URI. Clones share one store.
@@ -460,6 +475,9 @@ impl<S> Layer<S> for CacheLayer {
     }
 }
 
+// ANCHOR_END: cache_layer
+
+// ANCHOR: cache_service
 #[derive(Clone)]
 pub struct Cache<S> {
     inner: S,
@@ -487,11 +505,7 @@ where
             return Box::pin(self.inner.call(request));
         }
         let key = request.uri().to_string();
-        let entries = self
-            .store
-            .entries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let entries = self.store.entries();
         if let Some(hit) = entries.get(&key) {
             self.store.hits.fetch_add(1, Ordering::SeqCst);
             let response = hit.to_response();
@@ -499,34 +513,49 @@ where
         }
         drop(entries);
         self.store.misses.fetch_add(1, Ordering::SeqCst);
-        // `self.inner` was polled ready; take it and leave a fresh clone behind.
+        // `self.inner` was polled ready; take it and leave a fresh clone
+        // behind.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let store = Arc::clone(&self.store);
         Box::pin(async move {
             let response = inner.call(request).await?;
-            let (parts, body) = response.into_parts();
-            let Ok(bytes) = axum::body::to_bytes(body, MAX_CACHED_BODY).await
-            else {
-                return Ok(StatusCode::INTERNAL_SERVER_ERROR.into_response());
-            };
-            if parts.status == StatusCode::OK {
-                let cached = CachedResponse {
-                    status: parts.status,
-                    headers: parts.headers.clone(),
-                    body: bytes.clone(),
-                };
-                store
-                    .entries
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .insert(key, cached);
-            }
-            Ok(Response::from_parts(parts, Body::from(bytes)))
+            Ok(keep_if_small(response, key, &store).await)
         })
     }
 }
-// ANCHOR_END: cache_layer
+// ANCHOR_END: cache_service
+
+// ANCHOR: keep_if_small
+/// Stores a 200 whose body is known to fit. Anything else (an error, a
+/// large or streamed body) passes through untouched and uncached: a cache
+/// must never turn a good response into a failure.
+async fn keep_if_small(
+    response: Response,
+    key: String,
+    store: &CacheStore,
+) -> Response {
+    // `upper()` is None for a streamed body of unknown length.
+    let size = response.body().size_hint().upper();
+    if response.status() != StatusCode::OK
+        || size.is_none_or(|n| n > MAX_CACHED_BODY as u64)
+    {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_CACHED_BODY).await else {
+        // The handler's own body failed part-way: a server error.
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let cached = CachedResponse {
+        status: parts.status,
+        headers: parts.headers.clone(),
+        body: bytes.clone(),
+    };
+    store.entries().insert(key, cached);
+    Response::from_parts(parts, Body::from(bytes))
+}
+// ANCHOR_END: keep_if_small
 
 // ANCHOR: router
 #[derive(Clone, Default)]
@@ -556,9 +585,43 @@ pub fn app(state: AppState, cache: CacheLayer) -> Router {
                     .layer(cache),
             ),
         )
+        .route(
+            "/admin/notes",
+            // Auth first, so an anonymous client's body is never read.
+            post(add_note).layer(
+                ServiceBuilder::new()
+                    .layer(RequireRoleLayer::new(Role::Admin))
+                    .layer(DefaultBodyLimit::max(MAX_NOTE_BYTES)),
+            ),
+        )
         .with_state(state)
 }
 // ANCHOR_END: router
+
+// ANCHOR: body_limit
+/// Largest request body `/admin/notes` reads: 64 KiB.
+pub const MAX_NOTE_BYTES: usize = 64 * 1024;
+
+/// `DefaultBodyLimit` caps what the `Bytes` extractor will buffer; going
+/// over is the client's fault, so it is 413 Content Too Large (RFC 9110
+/// section 15.5.14) with a body that says what the limit is.
+async fn add_note(body: Result<Bytes, BytesRejection>) -> Response {
+    match body {
+        Ok(note) => {
+            format!("stored a note of {} bytes", note.len()).into_response()
+        }
+        Err(BytesRejection::FailedToBufferBody(
+            FailedToBufferBody::LengthLimitError(_),
+        )) => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body is over the {MAX_NOTE_BYTES}-byte limit"),
+        )
+            .into_response(),
+        // Any other failure to read the body keeps axum's own answer.
+        Err(other) => other.into_response(),
+    }
+}
+// ANCHOR_END: body_limit
 
 // ---------------------------------------------------------------------------
 // A real server on loopback and a minimal HTTP/1.1 client.
@@ -642,25 +705,44 @@ pub fn parse_reply(raw: &[u8]) -> Result<HttpReply, ClientError> {
 }
 
 // ANCHOR: client
-/// One GET over a fresh connection; `Connection: close` lets us read to EOF.
-pub async fn http_get(
+/// One request over a fresh connection; `Connection: close` lets us read
+/// the reply to EOF.
+pub async fn http_request(
     addr: SocketAddr,
+    method: &str,
     path: &str,
     token: Option<&str>,
+    body: &[u8],
 ) -> Result<HttpReply, ClientError> {
     let mut stream = TcpStream::connect(addr).await?;
-    let mut request =
-        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n"
+    );
     if let Some(token) = token {
-        request.push_str(&format!("Authorization: Bearer {token}\r\n"));
+        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
     }
-    request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).await?;
+    if !body.is_empty() {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(body).await?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).await?;
     parse_reply(&raw)
 }
 
+pub async fn http_get(
+    addr: SocketAddr,
+    path: &str,
+    token: Option<&str>,
+) -> Result<HttpReply, ClientError> {
+    http_request(addr, "GET", path, token, b"").await
+}
+
+// ANCHOR_END: client
+
+// ANCHOR: server
 pub struct RunningServer {
     pub addr: SocketAddr,
     shutdown: oneshot::Sender<()>,
@@ -692,11 +774,11 @@ impl RunningServer {
         self.task.await.map_err(std::io::Error::other)?
     }
 }
-// ANCHOR_END: client
+// ANCHOR_END: server
 
-// ANCHOR: main
-#[tokio::main]
-async fn main() -> Result<(), ClientError> {
+// ANCHOR: main_functions
+/// Part 1: the decorators as plain higher-order functions.
+fn decorate_functions() {
     println!("higher-order functions, with_auth(Admin, report_handler):");
     let endpoint = with_auth(Role::Admin, report_handler);
     for (label, token) in [
@@ -735,10 +817,16 @@ async fn main() -> Result<(), ClientError> {
     let info = price.info();
     drop(price); // releases its borrow of `lookups`
     println!(
-        "memoized prices {prices:?}: hits={} misses={} size={}, lookups={lookups}",
+        "memoized prices {prices:?}: hits={} misses={} size={}, \
+         lookups={lookups}",
         info.hits, info.misses, info.size
     );
+}
+// ANCHOR_END: main_functions
 
+// ANCHOR: main
+/// Part 2: the same concerns as tower layers, over real HTTP.
+async fn decorate_routes() -> Result<(), ClientError> {
     println!("tower layers on axum routes, over HTTP on 127.0.0.1:");
     let state = AppState::default();
     let cache = CacheLayer::default();
@@ -762,8 +850,22 @@ async fn main() -> Result<(), ClientError> {
         "report handler ran {} time(s); cache hits={hits} misses={misses}",
         state.report_runs.load(Ordering::SeqCst)
     );
+    println!("body limit on POST /admin/notes, as admin:");
+    for size in [MAX_NOTE_BYTES, MAX_NOTE_BYTES + 1] {
+        let note = vec![b'n'; size];
+        let (addr, token) = (server.addr, Some("alice-token"));
+        let reply =
+            http_request(addr, "POST", "/admin/notes", token, &note).await?;
+        println!("  {size} bytes -> {}  {}", reply.status, reply.body);
+    }
     server.stop().await?;
     Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), ClientError> {
+    decorate_functions();
+    decorate_routes().await
 }
 // ANCHOR_END: main
 
@@ -898,11 +1000,33 @@ mod tests {
         path: &str,
         authorization: Option<&str>,
     ) -> (StatusCode, Option<String>, String) {
-        let mut builder = Request::builder().uri(path);
+        let request = Request::builder().uri(path);
+        send_request(app, request, authorization, Body::empty()).await
+    }
+
+    async fn post(
+        app: &Router,
+        path: &str,
+        authorization: Option<&str>,
+        body: Vec<u8>,
+    ) -> (StatusCode, Option<String>, String) {
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header(header::CONTENT_LENGTH, body.len());
+        send_request(app, request, authorization, Body::from(body)).await
+    }
+
+    async fn send_request(
+        app: &Router,
+        mut builder: axum::http::request::Builder,
+        authorization: Option<&str>,
+        body: Body,
+    ) -> (StatusCode, Option<String>, String) {
         if let Some(value) = authorization {
             builder = builder.header(header::AUTHORIZATION, value);
         }
-        let request = builder.body(Body::empty()).expect("valid request");
+        let request = builder.body(body).expect("valid request");
         let response = app.clone().oneshot(request).await.expect("infallible");
         let status = response.status();
         let challenge = response
@@ -910,7 +1034,7 @@ mod tests {
             .get(header::WWW_AUTHENTICATE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let body = axum::body::to_bytes(response.into_body(), MAX_CACHED_BODY)
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
             .await
             .expect("body");
         (
@@ -1038,6 +1162,124 @@ mod tests {
         assert_eq!(first.body, second.body);
         assert_eq!(state.report_runs.load(Ordering::SeqCst), 1);
         server.stop().await.expect("clean shutdown");
+    }
+
+    const ADMIN: Option<&str> = Some("Bearer alice-token");
+
+    #[tokio::test]
+    async fn body_limit_accepts_up_to_the_limit_and_answers_413_above_it() {
+        let app = app(AppState::default(), CacheLayer::default());
+        for size in [0, 1, MAX_NOTE_BYTES - 1, MAX_NOTE_BYTES] {
+            let (status, _, body) =
+                post(&app, "/admin/notes", ADMIN, vec![b'n'; size]).await;
+            assert_eq!(status, StatusCode::OK, "{size} bytes");
+            assert_eq!(body, format!("stored a note of {size} bytes"));
+        }
+        for size in [MAX_NOTE_BYTES + 1, 2 * MAX_NOTE_BYTES, 1 << 20] {
+            let (status, _, body) =
+                post(&app, "/admin/notes", ADMIN, vec![b'n'; size]).await;
+            assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{size} bytes");
+            assert_eq!(body, "request body is over the 65536-byte limit");
+        }
+    }
+
+    #[tokio::test]
+    async fn body_limit_sits_inside_auth() {
+        let app = app(AppState::default(), CacheLayer::default());
+        let big = vec![b'n'; MAX_NOTE_BYTES + 1];
+        let (status, challenge, _) =
+            post(&app, "/admin/notes", None, big.clone()).await;
+        assert_eq!(
+            (status, challenge.as_deref()),
+            (StatusCode::UNAUTHORIZED, Some(r#"Bearer realm="api""#))
+        );
+        let reader = Some("Bearer bob-token");
+        let (status, _, _) = post(&app, "/admin/notes", reader, big).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+
+    #[tokio::test]
+    async fn body_limit_over_a_real_tcp_socket() {
+        let server =
+            serve_on_loopback(app(AppState::default(), CacheLayer::default()))
+                .await
+                .expect("bind loopback");
+        let addr = server.addr;
+        for (size, status) in [
+            (MAX_NOTE_BYTES - 1, 200),
+            (MAX_NOTE_BYTES, 200),
+            (MAX_NOTE_BYTES + 1, 413),
+        ] {
+            let note = vec![b'n'; size];
+            let token = Some("alice-token");
+            let reply =
+                http_request(addr, "POST", "/admin/notes", token, &note)
+                    .await
+                    .expect("reply");
+            assert_eq!(reply.status, status, "{size} bytes");
+        }
+        server.stop().await.expect("clean shutdown");
+    }
+
+    #[tokio::test]
+    async fn body_limit_applies_without_a_content_length() {
+        // A chunked body declares no size up front; the limit still holds.
+        let server =
+            serve_on_loopback(app(AppState::default(), CacheLayer::default()))
+                .await
+                .expect("bind loopback");
+        for (size, status) in [(MAX_NOTE_BYTES, 200), (MAX_NOTE_BYTES + 1, 413)]
+        {
+            let mut stream =
+                TcpStream::connect(server.addr).await.expect("connect");
+            let head = "POST /admin/notes HTTP/1.1\r\nHost: test\r\n\
+                 Authorization: Bearer alice-token\r\n\
+                 Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+            let mut request = head.as_bytes().to_vec();
+            request.extend(format!("{size:x}\r\n").as_bytes());
+            request.extend(vec![b'n'; size]);
+            request.extend(b"\r\n0\r\n\r\n");
+            stream.write_all(&request).await.expect("send");
+            let mut raw = Vec::new();
+            stream.read_to_end(&mut raw).await.expect("read");
+            let reply = parse_reply(&raw).expect("well formed");
+            assert_eq!(reply.status, status, "{size} bytes, chunked");
+        }
+        server.stop().await.expect("clean shutdown");
+    }
+
+    #[tokio::test]
+    async fn cache_passes_a_large_response_through_uncached() {
+        let runs = Arc::new(AtomicU64::new(0));
+        let cache = CacheLayer::default();
+        let counted = Arc::clone(&runs);
+        let app = Router::new().route(
+            "/export/{size}",
+            get(
+                move |axum::extract::Path(size): axum::extract::Path<usize>| {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    async move { "x".repeat(size) }
+                },
+            )
+            .layer(cache.clone()),
+        );
+        // Just over the cache's limit: 200 both times, the full body, and
+        // the handler runs twice because nothing was stored.
+        let over = format!("/export/{}", MAX_CACHED_BODY + 1);
+        for _ in 0..2 {
+            let (status, _, body) = send(&app, &over, None).await;
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(body.len(), MAX_CACHED_BODY + 1);
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+        // Exactly at the limit: stored, so the second request is a hit.
+        let at = format!("/export/{MAX_CACHED_BODY}");
+        for _ in 0..2 {
+            let (status, _, body) = send(&app, &at, None).await;
+            assert_eq!((status, body.len()), (StatusCode::OK, MAX_CACHED_BODY));
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 3);
+        assert_eq!(cache.info(), (1, 3));
     }
 
     #[test]

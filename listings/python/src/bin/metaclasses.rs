@@ -93,7 +93,8 @@ impl Table for HandWrittenUser {
     }
 
     fn create_table_sql() -> &'static str {
-        "CREATE TABLE users (id BIGINT PRIMARY KEY, email TEXT NOT NULL, age INTEGER)"
+        "CREATE TABLE users (id BIGINT PRIMARY KEY, \
+         email TEXT NOT NULL, age INTEGER)"
     }
 }
 // ANCHOR_END: expansion

@@ -89,7 +89,7 @@ impl TryFrom<String> for EmailAddress {
 }
 // ANCHOR_END: newtypes
 
-// ANCHOR: errors
+// ANCHOR: problem
 /// Why one field was rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {
@@ -121,7 +121,9 @@ impl fmt::Display for Problem {
 }
 
 impl std::error::Error for Problem {}
+// ANCHOR_END: problem
 
+// ANCHOR: signup_error
 /// One rejected field of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
@@ -162,7 +164,7 @@ impl std::error::Error for SignupError {
         }
     }
 }
-// ANCHOR_END: errors
+// ANCHOR_END: signup_error
 
 // ANCHOR: boundary
 /// The wire format: what the JSON says, before anyone has checked it.
@@ -208,6 +210,9 @@ impl TryFrom<SignupRequest> for Signup {
     }
 }
 
+// ANCHOR_END: boundary
+
+// ANCHOR: field_checks
 /// The value if the check passed; otherwise the failure is recorded.
 fn checked<T>(
     errors: &mut Vec<FieldError>,
@@ -238,7 +243,7 @@ pub fn parse_signup(json: &str) -> Result<Signup, SignupError> {
         serde_json::from_str(json).map_err(SignupError::Json)?;
     Signup::try_from(raw)
 }
-// ANCHOR_END: boundary
+// ANCHOR_END: field_checks
 
 // ANCHOR: invite
 /// A nested newtype validated by serde itself, through `try_from = "String"`.
@@ -257,7 +262,8 @@ fn greeting(id: UserId, email: &EmailAddress) -> String {
 // ANCHOR: main
 fn main() {
     let inputs = [
-        r#"{"user_id": 42, "email": " Ada@Example.COM ", "display_name": "Ada"}"#,
+        r#"{"user_id": 42, "email": " Ada@Example.COM ",
+            "display_name": "Ada"}"#,
         r#"{"user_id": 0, "email": "ada.example.com", "display_name": "   "}"#,
         r#"{"user_id": "42", "email": "ada@example.com"}"#,
         r#"{"user_id": 7, "emial": "ada@example.com"}"#,

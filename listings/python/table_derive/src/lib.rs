@@ -96,7 +96,12 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
         let (name, sql_type, nullable, primary_key) =
             (&c.name, c.sql_type, c.nullable, c.primary_key);
         quote! {
-            Column { name: #name, sql_type: #sql_type, nullable: #nullable, primary_key: #primary_key }
+            Column {
+                name: #name,
+                sql_type: #sql_type,
+                nullable: #nullable,
+                primary_key: #primary_key,
+            }
         }
     });
     Ok(quote! {

@@ -108,7 +108,7 @@ pub struct LockedRun {
     pub max_threads_inside: usize,
 }
 
-// ANCHOR: global_lock
+// ANCHOR: interpreter
 /// The interpreter's shared state: the lock, and counters that record how
 /// many threads are executing steps right now.
 #[derive(Default)]
@@ -143,6 +143,9 @@ impl Interpreter {
     }
 }
 
+// ANCHOR_END: interpreter
+
+// ANCHOR: global_lock
 /// One thread per workload, every step executed under one shared lock.
 pub fn run_under_global_lock(
     workloads: &[Workload],
@@ -211,7 +214,8 @@ fn main() {
         sequential == parallel && parallel == locked.checksums
     );
     println!(
-        "global lock taken {} times ({} steps each); most threads inside at once: {}",
+        "global lock taken {} times ({} steps each); \
+         most threads inside at once: {}",
         locked.acquisitions, steps_per_switch, locked.max_threads_inside
     );
 }

@@ -60,7 +60,8 @@ fn capture_modes() -> Vec<String> {
     let greeting = String::from("hello");
     let by_ref = || greeting.len(); // borrows `greeting`
     let lengths = call_twice(by_ref);
-    let still_usable = greeting.clone(); // the borrow is shared, so this is fine
+    // The borrow is shared, so reading `greeting` here is fine.
+    let still_usable = greeting.clone();
 
     let mut hits = 0;
     let by_mut_ref = || {
@@ -75,7 +76,8 @@ fn capture_modes() -> Vec<String> {
 
     vec![
         format!(
-            "Fn (shared borrow): {lengths:?}, original still usable: {still_usable}"
+            "Fn (shared borrow): {lengths:?}, \
+             original still usable: {still_usable}"
         ),
         format!("FnMut (mutable borrow): {counts:?}, hits afterwards: {hits}"),
         format!("FnOnce (move): {moved}"),

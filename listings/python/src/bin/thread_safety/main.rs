@@ -146,7 +146,8 @@ pub fn channel_sum(
     producers
         .checked_mul(items_each)
         .ok_or(CountError::Overflow)?;
-    let (sender, receiver) = mpsc::sync_channel::<u64>(64); // bounded: backpressure
+    // Bounded, so a fast producer blocks: backpressure.
+    let (sender, receiver) = mpsc::sync_channel::<u64>(64);
     thread::scope(|scope| {
         for p in 0..producers {
             let sender = sender.clone();
@@ -180,7 +181,8 @@ fn main() -> Result<(), CountError> {
 
     let racy = racy_increments(threads, rounds);
     println!(
-        "load, then store (no lock): {threads} threads x {rounds} = {racy} ({} lost)",
+        "load, then store (no lock): {threads} threads x {rounds} = {racy} \
+         ({} lost)",
         expected - racy
     );
     println!(

@@ -1,5 +1,5 @@
 use super::*;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::AtomicUsize;
 
@@ -121,4 +121,99 @@ fn the_same_program_with_arc_compiles() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+// The Python listing's switch-point claim, across CPython versions: 3.9
+// could switch threads in the middle of `counter.value += 1`, 3.10 and
+// later cannot (they check for a switch request only at backward jumps,
+// function starts and after most calls), and a Python call between the read
+// and the write loses updates on every version. The captured output runs
+// only 3.11+, so this test runs `py/thread_safety.py`'s own functions under
+// every CPython 3.9+ it finds (`python3.N` on PATH, or pyenv's versions).
+
+const MEASURE: &str = "import thread_safety as t; \
+    print(t.gil_enabled(), t.lost_updates(t.plain_increment), \
+    t.lost_updates(t.increment_through_a_call))";
+
+/// `(minor, path)` of one CPython 3.9+ per minor version.
+fn cpythons_from_3_9() -> Vec<(u32, PathBuf)> {
+    let mut candidates: Vec<PathBuf> = (9..=20)
+        .map(|minor| PathBuf::from(format!("python3.{minor}")))
+        .collect();
+    let pyenv =
+        std::env::var_os("PYENV_ROOT")
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME")
+                    .map(|h| PathBuf::from(h).join(".pyenv"))
+            });
+    if let Some(Ok(dirs)) = pyenv.map(|p| std::fs::read_dir(p.join("versions")))
+    {
+        let mut dirs: Vec<PathBuf> =
+            dirs.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        dirs.sort();
+        candidates.extend(dirs.into_iter().map(|d| d.join("bin/python3")));
+    }
+    let mut found: Vec<(u32, PathBuf)> = Vec::new();
+    for path in candidates {
+        let probe = Command::new(&path)
+            .args([
+                "-c",
+                "import sys; print(sys.implementation.name, \
+                    sys.version_info[0], sys.version_info[1])",
+            ])
+            .output();
+        let Ok(out) = probe else { continue };
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let words: Vec<&str> = text.split_whitespace().collect();
+        if let ["cpython", "3", minor] = words.as_slice()
+            && let Ok(minor) = minor.parse::<u32>()
+            && minor >= 9
+            && !found.iter().any(|(m, _)| *m == minor)
+        {
+            found.push((minor, path));
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn switch_points_moved_in_3_10_and_calls_still_lose_updates() {
+    let found = cpythons_from_3_9();
+    if found.is_empty() {
+        println!("skipped: no CPython 3.9+ found");
+        return;
+    }
+    if !found.iter().any(|(minor, _)| *minor <= 9) {
+        println!("skipped (for 3.9 only): no CPython 3.9 found");
+    }
+    let py_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("py");
+    for (minor, python) in found {
+        let out = Command::new(&python)
+            .args(["-c", MEASURE])
+            .current_dir(&py_dir)
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .output()
+            .expect("run the interpreter");
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "3.{minor}: {stderr}");
+        let words: Vec<&str> = stdout.split_whitespace().collect();
+        let [gil, plain, through_call] = words.as_slice() else {
+            panic!("3.{minor}: unexpected output {stdout:?}")
+        };
+        let plain: u64 = plain.parse().expect("a count");
+        let through_call: u64 = through_call.parse().expect("a count");
+        println!(
+            "CPython 3.{minor} (GIL {gil}): updates lost by `+=` {plain}, \
+             through a call {through_call}"
+        );
+        assert!(through_call > 0, "3.{minor}: a call is a switch point");
+        match (minor, *gil) {
+            (9, _) => assert!(plain > 0, "3.9 switched inside `+=`"),
+            (_, "True") => assert_eq!(plain, 0, "3.{minor}: `+=` lost"),
+            _ => {} // free-threaded: `+=` may lose updates too
+        }
+    }
 }
