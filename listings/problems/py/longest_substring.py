@@ -47,9 +47,7 @@ def longest_unique(s: str) -> tuple[int, str]:
     # Slice once, at the end: slicing at every improvement copies O(n^2)
     # characters on a string without repeats.
     return best_len, s[best_start : best_start + best_len]
-
-
-# ANCHOR_END: last_seen
+    # ANCHOR_END: last_seen
 
 
 # ANCHOR: with_set
@@ -67,9 +65,7 @@ def longest_unique_with_set(s: str) -> tuple[int, str]:
         if right - left + 1 > best_len:
             best_start, best_len = left, right - left + 1
     return best_len, s[best_start : best_start + best_len]
-
-
-# ANCHOR_END: with_set
+    # ANCHOR_END: with_set
 
 
 def shown(s: str) -> str:
@@ -99,9 +95,8 @@ def main() -> None:
         longest_unique(b"abc")  # type: ignore[arg-type]
     except TypeError as error:
         print(f"b'abc' -> TypeError: {error}")
+    # ANCHOR_END: main
 
-
-# ANCHOR_END: main
 
 if __name__ == "__main__":
     main()

@@ -76,9 +76,7 @@ class LruCache(Generic[K, V]):
     def items(self) -> list[tuple[K, V]]:
         """Entries from most to least recently used, without reordering."""
         return list(reversed(self._data.items()))
-
-
-# ANCHOR_END: ordered_dict
+        # ANCHOR_END: ordered_dict
 
 
 # ANCHOR: node
@@ -91,9 +89,7 @@ class _Node(Generic[K, V]):
     value: V
     prev: "_Node[K, V]"
     next: "_Node[K, V]"
-
-
-# ANCHOR_END: node
+    # ANCHOR_END: node
 
 
 # ANCHOR: linked
@@ -146,8 +142,7 @@ class LinkedLruCache(Generic[K, V]):
         node.prev, node.next = self._head, self._head.next
         self._head.next.prev = node
         self._head.next = node
-
-    # ANCHOR_END: linked
+        # ANCHOR_END: linked
 
     def __len__(self) -> int:
         return len(self._nodes)
@@ -196,9 +191,8 @@ def main() -> None:
             LruCache(bad)  # type: ignore[arg-type]
         except (TypeError, ValueError) as error:
             print(f"LruCache({bad}): {type(error).__name__}: {error}")
+    # ANCHOR_END: main
 
-
-# ANCHOR_END: main
 
 if __name__ == "__main__":
     main()

@@ -20,6 +20,7 @@ with the same semantics:
   strings. The sweep only compares them and never adds to them.
 """
 
+import bisect
 import datetime
 from collections.abc import Iterable, Sequence
 from operator import itemgetter
@@ -84,9 +85,27 @@ def _sweep(by_start: list[tuple[T, T]]) -> list[list[T]]:
             # it would rewrite the caller's data.
             merged.append([start, end])
     return merged
+    # ANCHOR_END: merge
 
 
-# ANCHOR_END: merge
+# ANCHOR: insert
+def insert(merged: list[list[T]], interval: Sequence[T]) -> None:
+    """Adds the closed `interval` to `merged` in place. `merged` must be
+    sorted, disjoint and gapped, as merge returns it: then its ends are
+    sorted too, and both searches are binary, O(log n). The splice shifts
+    the list, O(n)."""
+    ((start, end),) = _checked([interval])
+    # The first interval that ends at or after `start`. Bisecting the starts
+    # for `start` would be one too far: the interval before that position
+    # starts earlier but may still reach `start`.
+    first = bisect.bisect_left(merged, start, key=itemgetter(1))
+    # One past the last interval that starts at or before `end`.
+    stop = bisect.bisect_right(merged, end, key=itemgetter(0))
+    if first < stop:  # merged[first:stop] all touch the new interval
+        start = min(start, merged[first][0])
+        end = max(end, merged[stop - 1][1])
+    merged[first:stop] = [[start, end]]
+    # ANCHOR_END: insert
 
 
 def show(label: str, intervals: Sequence[Sequence[Any]]) -> None:
@@ -116,9 +135,13 @@ def main() -> None:
     print(
         f"half-open [start, end): {half_open} -> {merge_half_open(half_open)}"
     )
+    disjoint = [[1, 5], [8, 10]]
+    for new in ([3, 4], [5, 8], [12, 14]):
+        before = str(disjoint)
+        insert(disjoint, new)
+        print(f"insert {new} into {before} -> {disjoint}")
+    # ANCHOR_END: main
 
-
-# ANCHOR_END: main
 
 if __name__ == "__main__":
     main()

@@ -6,8 +6,9 @@ run the reference tests against this file:
         listings/problems/py/test_merge_intervals.py
 
 Closed intervals: [1, 3] and [3, 5] merge, [1, 2] and [3, 4] do not.
-Return new [start, end] lists sorted by start, and leave the input as it
-was. The first interval that is reversed raises ValueError("interval 1 is
+merge and merge_half_open return new [start, end] lists sorted by start
+and leave the input as it was; insert changes the list it is given. The
+first interval that is reversed raises ValueError("interval 1 is
 reversed: start 6 is after end 2"); one that is not a pair raises
 ValueError("interval 1 has 3 bounds, not 2"); one whose bounds do not
 compare (a NaN) raises ValueError("interval 1 has bounds that do not
@@ -33,4 +34,11 @@ def merge(intervals: Iterable[Sequence[T]]) -> list[list[T]]:
 
 def merge_half_open(intervals: Iterable[Sequence[T]]) -> list[list[T]]:
     """Merges half-open intervals [start, end). Empty ones cover nothing."""
+    raise NotImplementedError
+
+
+def insert(merged: list[list[T]], interval: Sequence[T]) -> None:
+    """Adds the closed `interval` to `merged` in place. `merged` must be
+    sorted, disjoint and gapped, as merge returns it. Find where it goes
+    with bisect, in O(log n)."""
     raise NotImplementedError

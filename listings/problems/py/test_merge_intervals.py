@@ -1,6 +1,7 @@
 """Tests of 4.3 merge intervals: the chapter's edge cases, bad input, and
 property tests against a coverage oracle and a pairwise-union oracle."""
 
+import bisect
 import datetime
 import itertools
 from types import ModuleType
@@ -132,6 +133,45 @@ def test_bounds_can_be_any_ordered_type(solution: ModuleType) -> None:
     assert solution.merge(stays) == [[day(2024, 3, 1), day(2024, 3, 20)]]
 
 
+def test_insert_reaches_back_to_the_interval_before_its_start(
+    solution: ModuleType,
+) -> None:
+    merged = [[1, 5], [8, 10]]
+    # Bisecting the starts for 3 lands after [1, 5], which covers [3, 4]:
+    # the first interval that can touch the new one may start before it.
+    assert bisect.bisect_left([s for s, _ in merged], 3) == 1
+    solution.insert(merged, [3, 4])
+    assert merged == [[1, 5], [8, 10]]
+    solution.insert(merged, [0, 1])
+    assert merged == [[0, 5], [8, 10]], "touching at 1 merges"
+    solution.insert(merged, [5, 8])
+    assert merged == [[0, 10]], "touching both neighbours joins them"
+
+
+def test_insert_into_gaps_at_either_end_and_into_nothing(
+    solution: ModuleType,
+) -> None:
+    merged: list[list[int]] = []
+    solution.insert(merged, [4, 6])
+    assert merged == [[4, 6]]
+    solution.insert(merged, [8, 9])
+    solution.insert(merged, [1, 2])
+    assert merged == [[1, 2], [4, 6], [8, 9]]
+    solution.insert(merged, [3, 3])
+    assert merged == [[1, 2], [3, 3], [4, 6], [8, 9]], "3 touches neither"
+    solution.insert(merged, [0, 20])
+    assert merged == [[0, 20]]
+
+
+def test_insert_refuses_a_reversed_interval_and_changes_nothing(
+    solution: ModuleType,
+) -> None:
+    merged = [[1, 3]]
+    with pytest.raises(ValueError, match="reversed: start 6 is after end 2"):
+        solution.insert(merged, [6, 2])
+    assert merged == [[1, 3]]
+
+
 # Oracle 1: coverage. Mark every covered point of a small range and read
 # the runs back. Points are doubled (x -> 2x), so that the gap between
 # [1, 2] and [3, 4] (the half-point 2.5 -> 5) is visible.
@@ -233,3 +273,13 @@ def test_any_reversed_interval_is_reported_by_first_index(
                 function(pairs)
             expected = f"interval {first} is reversed: start {start} is after"
             assert str(raised.value) == f"{expected} end {end}"
+
+
+@settings(max_examples=200)
+@given(st.lists(small_interval, max_size=12), small_interval)
+def test_insert_equals_merging_everything_again(
+    solution: ModuleType, intervals: list[list[int]], new: list[int]
+) -> None:
+    merged = coverage_closed(intervals)
+    solution.insert(merged, new)
+    assert merged == coverage_closed([*intervals, new])

@@ -53,6 +53,60 @@ def test_examples_segment_and_count(solution: ModuleType) -> None:
     assert solution.count_segmentations("catsanddog", CATS) == 2
 
 
+@pytest.mark.parametrize(
+    ("text", "words", "expected"),
+    [
+        ("leetcode", ["leet", "code"], ["leet", "code"]),
+        ("applepenapple", ["apple", "pen"], ["apple", "pen", "apple"]),
+        ("catsandog", CATS, None),
+    ],
+)
+def test_leetcode_139_examples(
+    solution: ModuleType, text: str, words: list[str], expected: object
+) -> None:
+    assert solution.segment(text, words) == expected
+
+
+def greedy(
+    text: str, words: list[str], longest_first: bool
+) -> list[str] | None:
+    """Takes one word at each position, never reconsidering: wrong."""
+    pieces: list[str] = []
+    start = 0
+    while start < len(text):
+        ends = [
+            end
+            for end in range(start + 1, len(text) + 1)
+            if text[start:end] in words
+        ]
+        if not ends:
+            return None
+        end = max(ends) if longest_first else min(ends)
+        pieces.append(text[start:end])
+        start = end
+    return pieces
+
+
+@pytest.mark.parametrize(
+    ("text", "words", "only_answer"),
+    [
+        (
+            "goalspecial",
+            ["go", "goal", "goals", "special"],
+            ["goal", "special"],
+        ),
+        ("aab", ["a", "aa", "ab"], ["a", "ab"]),
+    ],
+)
+def test_greedy_matching_fails_where_the_table_succeeds(
+    solution: ModuleType, text: str, words: list[str], only_answer: list[str]
+) -> None:
+    assert greedy(text, words, longest_first=True) is None
+    assert greedy(text, words, longest_first=False) is None
+    assert all_segmentations(words, text) == [only_answer]
+    assert solution.segment(text, words) == only_answer
+
+
 def test_the_empty_string_is_zero_words(solution: ModuleType) -> None:
     assert solution.segment("", ["a"]) == []
     assert solution.count_segmentations("", ["a"]) == 1

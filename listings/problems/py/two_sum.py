@@ -59,9 +59,7 @@ def value_pairs(amounts: Sequence[int], target: int) -> list[tuple[int, int]]:
                 pairs.append(pair)
         seen.add(x)
     return pairs
-
-
-# ANCHOR_END: value_pairs
+    # ANCHOR_END: value_pairs
 
 
 # ANCHOR: index_pairs
@@ -78,9 +76,7 @@ def index_pairs(amounts: Sequence[int], target: int) -> list[tuple[int, int]]:
         pairs.extend((i, j) for i in positions.get(target - x, ()))
         positions[x].append(j)
     return pairs
-
-
-# ANCHOR_END: index_pairs
+    # ANCHOR_END: index_pairs
 
 
 # ANCHOR: main
@@ -105,9 +101,8 @@ def main() -> None:
         value_pairs([1.5, 3.5], 5)  # type: ignore[list-item]
     except TypeError as error:
         print("floats are refused:", error)
+    # ANCHOR_END: main
 
-
-# ANCHOR_END: main
 
 if __name__ == "__main__":
     main()

@@ -78,9 +78,7 @@ def segment(text: str, words: Iterable[str]) -> list[str] | None:
         pieces.append(text[start:end])
         end = start
     return pieces[::-1]
-
-
-# ANCHOR_END: segment
+    # ANCHOR_END: segment
 
 
 # ANCHOR: count
@@ -96,9 +94,7 @@ def count_segmentations(text: str, words: Iterable[str]) -> int:
             if ways[start] and text[start:end] in vocab
         )
     return ways[-1]
-
-
-# ANCHOR_END: count
+    # ANCHOR_END: count
 
 
 def show(text: str, words: Iterable[str]) -> None:
@@ -109,13 +105,18 @@ def show(text: str, words: Iterable[str]) -> None:
 
 # ANCHOR: main
 def main() -> None:
+    # LeetCode 139's three examples.
+    show("leetcode", ["leet", "code"])
+    show("applepenapple", ["apple", "pen"])
+    cats = ["cats", "dog", "sand", "and", "cat"]
+    show("catsandog", cats)
+    show("catsanddog", cats)
     fruit = ["apple", "pen", "applepen", "pine", "pineapple"]
     show("pineapplepenapple", fruit)
-    show("applepenapple", fruit)
     show("", fruit)
-    cats = ["cats", "dog", "sand", "and", "cat"]
-    show("catsanddog", cats)
-    show("catsandog", cats)
+    # Greedy fails both ways: the longest word first takes "goals", the
+    # shortest first takes "go"; neither leaves a word to continue with.
+    show("goalspecial", ["go", "goal", "goals", "special"])
     unicode = ["naïve", "café", "日本", "語"]
     show("naïvecafé", unicode)
     show("Naïvecafé", unicode)
@@ -133,9 +134,8 @@ def main() -> None:
         segment("apple", "apple")
     except TypeError as error:
         print(f"segment('apple', 'apple'): {error}")
+    # ANCHOR_END: main
 
-
-# ANCHOR_END: main
 
 if __name__ == "__main__":
     main()

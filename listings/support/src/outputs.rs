@@ -50,8 +50,9 @@ pub fn programs(package: &Path) -> Vec<String> {
     names
 }
 
-/// The Python listings of a package: `py/<name>.py`, except test modules
-/// (`test_*.py`) and practice stubs (`*_stub.py`), which have no output.
+/// The Python listings of a package: `py/<name>.py`, except pytest's files
+/// (`test_*.py`, `conftest.py`) and practice stubs (`*_stub.py`), which
+/// have no output of their own.
 pub fn scripts(package: &Path) -> Vec<PathBuf> {
     let mut found: Vec<PathBuf> = entries(&package.join("py"))
         .into_iter()
