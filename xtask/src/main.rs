@@ -293,10 +293,6 @@ fn bench(name: Option<&str>) -> Result<(), String> {
     if !source.is_file() {
         return Err(format!("no benchmark {}", display(&root, &source)));
     }
-    let load = std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|l| Some(format!(", load before {}", l.split(' ').next()?)))
-        .unwrap_or_default();
     // The benchmark prints its table and ratios on stdout (recorded) and
     // its progress on stderr (shown, not recorded).
     let out = cargo()
@@ -313,11 +309,10 @@ fn bench(name: Option<&str>) -> Result<(), String> {
     let results = root.join("listings/benches/results");
     std::fs::create_dir_all(&results).map_err(|e| e.to_string())?;
     let file = results.join(format!("{name}.txt"));
-    // The command that re-runs it, then the machine and how busy it was
-    // just before (the one-minute load average: other work skews a
-    // benchmark), each within the book's 80 columns.
+    // The command that re-runs it, then the machine, each within the
+    // book's 80 columns.
     let machine = format!(
-        "# measured on {} cores, {}{load}",
+        "# measured on {} cores, {}",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         machine_model()
     );

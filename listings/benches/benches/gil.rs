@@ -40,8 +40,8 @@ const WORKLOADS: [Workload; 2] = [
 
 fn main() {
     same_checksums_everywhere();
-    // A single lock round trip per step is slow (about 0.4 s a run), so
-    // fewer samples than the default keep the whole run under a minute.
+    // A lock round trip per step is slow (up to about 2 s a run on two
+    // cores), so fewer samples than the default keep the run to a minute.
     let mut h = Harness::new("gil", "steps/switch").samples(25);
     h.bench("sequential", "", move || {
         gil::run_sequentially(black_box(&WORKLOADS))

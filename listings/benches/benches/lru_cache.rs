@@ -36,8 +36,8 @@ const SEED: u64 = 0x5EED_0042;
 
 fn main() {
     same_hits_everywhere();
-    // 25 samples of a 100,000-key run each: medians settle, and the whole
-    // table takes seconds, which keeps it clear of bursts of other load.
+    // 25 samples of a 100,000-key run each: the medians settle, and the
+    // whole table takes seconds.
     let mut h = Harness::new("lru_cache", "capacity").samples(25);
     for capacity in CAPACITIES {
         let keys = workload(capacity);
