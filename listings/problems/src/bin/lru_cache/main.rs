@@ -187,8 +187,8 @@ fn recency<K: Hash + Eq + Clone + std::fmt::Debug, V: std::fmt::Debug>(
     format!("[{}]", entries.join(", "))
 }
 
-// ANCHOR: main
-fn main() {
+// ANCHOR: leetcode_146
+fn replay_leetcode_146() {
     println!("LeetCode 146 sequence, capacity 2 (recency: most recent first)");
     let mut cache = LruCache::new(2);
     enum Step {
@@ -219,6 +219,12 @@ fn main() {
         };
         println!("  {shown:<34} recency {}", recency(&cache));
     }
+}
+// ANCHOR_END: leetcode_146
+
+// ANCHOR: main
+fn main() {
+    replay_leetcode_146();
 
     println!("update in place, capacity 2");
     let mut cache: LruCache<String, u32> = LruCache::new(2);
