@@ -15,8 +15,10 @@ with the same three validators and the same semantics:
 Duplicates: Duplicates.REJECT (the default) wants every value distinct;
 Duplicates.ALLOW_LEFT lets a left subtree hold values equal to the node
 (<=), the tree that inserting equal keys to the left builds. The in-order
-check cannot express a one-sided rule ([2, 2] for a duplicate on either
-side), so it implements REJECT only.
+sequence alone cannot tell a left duplicate from a right one (both read
+[2, 2]); the in-order walk can, because it knows where the previous value
+came from: it is in the current node's left subtree exactly when the node
+has a left child.
 
 A validator returns None for a BST, and otherwise a Violation saying which
 node breaks which bound. The empty tree (None) is a BST. Python references,
@@ -163,9 +165,13 @@ def validate_iterative(
 
 
 # ANCHOR: in_order
-def validate_in_order(root: Node | None) -> Violation | None:
+def validate_in_order(
+    root: Node | None, duplicates: Duplicates = Duplicates.REJECT
+) -> Violation | None:
     """In order with an explicit stack: go left as far as possible, visit,
-    then turn right. Only a BST visits strictly increasing values."""
+    then turn right. Only a BST visits strictly increasing values. A value
+    equal to the one before is allowed under ALLOW_LEFT only when that one
+    came from the node's own left subtree, which is when it has one."""
     stack: list[Node] = []
     seen: set[int] = set()
     node, previous, position = root, None, 0
@@ -177,7 +183,11 @@ def validate_in_order(root: Node | None) -> Violation | None:
             stack.append(node)
             node = node.left
         node = stack.pop()
-        if previous is not None and node.value <= previous:
+        # The previous value is in node's left subtree iff it has one.
+        equal_ok = duplicates is Duplicates.ALLOW_LEFT and node.left is not None
+        if previous is not None and (
+            node.value < previous or (node.value == previous and not equal_ok)
+        ):
             return NotIncreasing(previous, node.value, position)
         previous, position = node.value, position + 1
         node = node.right
@@ -244,6 +254,8 @@ def main() -> None:
         print(f"{'':<22} in-order: {verdict(validate_in_order(tree))}")
         left = validate_iterative(tree, Duplicates.ALLOW_LEFT)
         print(f"{'':<22} duplicates left: {verdict(left)}")
+        walk = validate_in_order(tree, Duplicates.ALLOW_LEFT)
+        print(f"{'':<22} in-order, duplicates left: {verdict(walk)}")
 
     depth = 100_000
     deep = right_chain(range(depth))

@@ -81,9 +81,13 @@ def validate_iterative(
     raise NotImplementedError
 
 
-def validate_in_order(root: Node | None) -> Violation | None:
+def validate_in_order(
+    root: Node | None, duplicates: Duplicates = Duplicates.REJECT
+) -> Violation | None:
     """In order with an explicit stack: go left as far as possible, visit,
-    then turn right. Only a BST visits strictly increasing values."""
+    then turn right. Only a BST visits strictly increasing values. A value
+    equal to the one before is allowed under ALLOW_LEFT only when that one
+    came from the node's own left subtree."""
     raise NotImplementedError
 
 

@@ -40,7 +40,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, LiteralString, TypeVar
 
 try:
     import psycopg
@@ -311,6 +311,55 @@ def run_deadlock(
 # ANCHOR_END: run_deadlock
 
 
+# ANCHOR: upgrade
+# Two ways to deadlock before anything is written: each pair is a weak
+# lock both sessions can hold at once, then a strong one that conflicts
+# with the other's weak lock. {} is the table.
+READ_THEN_ALTER: tuple[LiteralString, LiteralString] = (
+    "SELECT count(*) FROM {}",  # ACCESS SHARE on the table
+    "ALTER TABLE {} ADD COLUMN note text",  # ACCESS EXCLUSIVE
+)
+SHARE_THEN_UPDATE: tuple[LiteralString, LiteralString] = (
+    "SELECT 1 FROM {} WHERE id = 1 FOR SHARE",
+    "SELECT 1 FROM {} WHERE id = 1 FOR UPDATE",
+)
+
+
+def run_upgrade_deadlock(
+    bank: Bank, weak: LiteralString, strong: LiteralString
+) -> tuple[Future[int], Future[int]]:
+    """Both sessions run `weak` and keep its lock until they end. Then the
+    survivor runs `strong` and waits for the victim's weak lock, and the
+    victim runs `strong` and waits for the survivor's: a cycle. Returns
+    the survivor's and the victim's results."""
+    survivor = bank.session(deadlock_timeout_ms=5_000)
+    victim = bank.session(deadlock_timeout_ms=50)
+    both_hold_weak = threading.Barrier(2, timeout=10)
+
+    def side(conn: Connection, close_cycle_after: int | None) -> int:
+        with conn.transaction():
+            try:
+                conn.execute(sql.SQL(weak).format(bank.table))
+            finally:
+                both_hold_weak.wait()
+            if close_cycle_after is not None:  # the victim
+                bank.wait_until_blocked(close_cycle_after)
+            conn.execute(sql.SQL(strong).format(bank.table))
+        return 1
+
+    with survivor, victim, ThreadPoolExecutor(max_workers=2) as pool:
+        results = (
+            pool.submit(side, survivor, None),
+            pool.submit(side, victim, survivor.info.backend_pid),
+        )
+        for future in results:
+            future.exception()
+    return results
+
+
+# ANCHOR_END: upgrade
+
+
 def run_id_order(bank: Bank) -> tuple[Future[int], Future[int]]:
     """Fix (a) under contention: A locks both rows and holds them until B
     is seen waiting; B, in the same order, queues behind A."""
@@ -368,7 +417,15 @@ def demo(url: str) -> None:
         a, b = run_deadlock(bank)
         print(f"   A: {outcome(a)}\n   B: {outcome(b)}")
         print_balances(bank)
-    print("\n(c) the same, and B retries 40P01 and 40001 with back-off")
+    print("\n2. nothing written: both SELECT the table, then both ALTER it")
+    with Bank(url, START) as bank:
+        a, b = run_upgrade_deadlock(bank, *READ_THEN_ALTER)
+        print(f"   A: {outcome(a)}\n   B: {outcome(b)}")
+    print("\n3. both lock account 1 FOR SHARE, then both ask FOR UPDATE")
+    with Bank(url, START) as bank:
+        a, b = run_upgrade_deadlock(bank, *SHARE_THEN_UPDATE)
+        print(f"   A: {outcome(a)}\n   B: {outcome(b)}")
+    print("\n(c) the same as 1, and B retries 40P01 and 40001 with back-off")
     with Bank(url, START) as bank:
         a, b = run_deadlock(bank, retry_victim=True)
         print(f"   A: {outcome(a)}\n   B: {outcome(b)}")

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, LiteralString, TypeVar
 
 if TYPE_CHECKING:
     import psycopg
@@ -144,6 +144,30 @@ def run_deadlock(
     victim ask for the survivor's, closing the cycle. Its 50 ms
     deadlock_timeout makes it the one aborted. Returns A's and B's results:
     the attempts each took, or the error each ended with."""
+    raise NotImplementedError
+
+
+# Two ways to deadlock before anything is written: each pair is a weak
+# lock both sessions can hold at once, then a strong one that conflicts
+# with the other's weak lock. {} is the table.
+READ_THEN_ALTER: tuple[LiteralString, LiteralString] = (
+    "SELECT count(*) FROM {}",  # ACCESS SHARE on the table
+    "ALTER TABLE {} ADD COLUMN note text",  # ACCESS EXCLUSIVE
+)
+SHARE_THEN_UPDATE: tuple[LiteralString, LiteralString] = (
+    "SELECT 1 FROM {} WHERE id = 1 FOR SHARE",
+    "SELECT 1 FROM {} WHERE id = 1 FOR UPDATE",
+)
+
+
+def run_upgrade_deadlock(
+    bank: Bank, weak: LiteralString, strong: LiteralString
+) -> tuple[Future[int], Future[int]]:
+    """Both sessions run `weak` and keep its lock until they end. Then the
+    survivor (deadlock_timeout 5 s) runs `strong` and waits for the
+    victim's weak lock, and the victim (50 ms) runs `strong` and waits for
+    the survivor's: a cycle. Returns the survivor's and the victim's
+    results: 1 when committed, or the error it ended with."""
     raise NotImplementedError
 
 

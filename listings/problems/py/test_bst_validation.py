@@ -103,10 +103,19 @@ def test_duplicates_follow_the_chosen_rule(solution: ModuleType) -> None:
     assert solution.validate_iterative(too_big, allow_left) == bound(
         solution, 6, 2, "<= 5"
     )
-    # The in-order check sees [2, 2] either way: it cannot tell them apart.
+    # The in-order sequence is [2, 2] either way, and REJECT refuses both.
+    assert in_order(left_dup) == in_order(right_dup) == [2, 2]
     assert solution.validate_in_order(left_dup) == solution.validate_in_order(
         right_dup
     )
+    # The walk still tells them apart: the 2 before the root's 2 comes from
+    # the root's left subtree in one tree, and is the root in the other.
+    assert solution.validate_in_order(left_dup, allow_left) is None
+    assert solution.validate_in_order(
+        right_dup, allow_left
+    ) == solution.NotIncreasing(2, 2, 1)
+    assert solution.validate_in_order(deep_left, allow_left) is None
+    assert solution.validate_in_order(too_big, allow_left) is not None
 
 
 def test_insert_builds_valid_trees_and_follows_the_duplicate_rule(
@@ -251,6 +260,8 @@ def test_random_trees_match_the_oracles(
     left = solution.validate_recursive(root, allow_left)
     assert solution.validate_iterative(root, allow_left) == left
     assert site(left) == first_offender(root, allow_left=True)
+    walk = solution.validate_in_order(root, allow_left)
+    assert (walk is None) == (left is None)
 
 
 @settings(max_examples=200)
@@ -266,6 +277,90 @@ def test_trees_built_by_insertion_are_valid(
     assert all_agree(solution, strict) is None
     assert in_order(strict) == sorted(set(inserted))
     assert solution.validate_iterative(with_duplicates, allow_left) is None
+    assert solution.validate_in_order(with_duplicates, allow_left) is None
     has_duplicates = len(set(inserted)) < len(inserted)
     rejected = solution.validate_iterative(with_duplicates) is not None
     assert rejected == has_duplicates
+
+
+# --- Morris traversal: O(1) space, but it writes to the tree ------------
+
+
+def morris_first_inversion(root: Any, finish_walk: bool) -> int | None:
+    """In-order by Morris threading: before descending left from a node,
+    point the right link of its in-order predecessor (the rightmost node
+    of its left subtree) back at it; follow that thread up again later
+    and remove it. Returns the in-order position of the first value not
+    greater than the one before. With finish_walk=False it returns there,
+    as an early exit would; otherwise it walks on, removing every thread."""
+    node, previous, position, found = root, None, 0, None
+    while node is not None:
+        if node.left is not None:
+            before = node.left
+            while before.right is not None and before.right is not node:
+                before = before.right
+            if before.right is None:  # first visit: thread, go left
+                before.right = node
+                node = node.left
+                continue
+            before.right = None  # back up the thread: remove it
+        if found is None and previous is not None and node.value <= previous:
+            found = position
+            if not finish_walk:
+                return found
+        previous, position = node.value, position + 1
+        node = node.right
+    return found
+
+
+def right_links(root: Any) -> dict[int, int | None]:
+    """id(node) -> id(node.right), for every node reached from the root
+    through left links and right links that go down; a thread is a right
+    link to a node seen already."""
+    links: dict[int, int | None] = {}
+    stack = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        links[id(node)] = None if node.right is None else id(node.right)
+        for child in (node.left, node.right):
+            if child is not None and id(child) not in links:
+                stack.append(child)
+    return links
+
+
+def test_a_morris_walk_that_stops_early_leaves_its_threads(
+    solution: ModuleType,
+) -> None:
+    # 10 has left subtree 5 (children 6 and 7), so in order: 6, 5, 7, 10.
+    # Morris threads 7 -> 10 and 6 -> 5 on the way down, and reaches the
+    # inversion 6, 5 after removing 6 -> 5 but before coming back up to 10.
+    seven = solution.Node(7)
+    root = solution.Node(
+        10, solution.Node(5, solution.Node(6), seven), solution.Node(20)
+    )
+    before = right_links(root)
+    assert morris_first_inversion(root, finish_walk=False) == 1
+    assert seven.right is root, "the thread 7 -> 10 was never removed"
+    assert right_links(root) != before
+    # The tree now has a cycle, 10 -> 5 -> 7 -> 10: the next plain
+    # recursive walk goes round it until the recursion limit stops it.
+    with pytest.raises(RecursionError):
+        in_order(root)
+    # Walking to the end removes every thread, at the cost of the early
+    # exit: the answer is the same, the tree is whole again.
+    seven.right = None
+    assert morris_first_inversion(root, finish_walk=True) == 1
+    assert right_links(root) == before
+
+
+@settings(max_examples=200)
+@given(shapes)
+def test_morris_finds_what_the_stack_walk_finds(
+    solution: ModuleType, shape: Any
+) -> None:
+    root = build(solution, shape)
+    before = right_links(root)
+    expected = solution.validate_in_order(root)
+    position = None if expected is None else expected.position
+    assert morris_first_inversion(root, finish_walk=True) == position
+    assert right_links(root) == before, "a full walk restores the tree"

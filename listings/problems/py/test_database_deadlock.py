@@ -2,11 +2,14 @@
 back-off and the retry loop, and exit code 77. Against PostgreSQL (skipped
 when psycopg is missing or the server is unreachable, unless
 REQUIRE_SERVICES=1): who the deadlock victim is, retrying it, locking in
-id order, and errors that must not be retried."""
+id order, errors that must not be retried, deadlocks before any write
+(SELECT then ALTER TABLE, FOR SHARE then FOR UPDATE), and a deadlock
+through an application lock that the server cannot see."""
 
 import os
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
@@ -257,3 +260,70 @@ def test_the_scratch_table_is_dropped(
 
     with psycopg.connect(database_url) as conn:
         assert conn.execute(exists, (name,)).fetchone() == (False,)
+
+
+@pytest.mark.parametrize("upgrade", ["READ_THEN_ALTER", "SHARE_THEN_UPDATE"])
+def test_a_deadlock_needs_no_write(
+    solution: ModuleType, database_url: str, upgrade: str
+) -> None:
+    # Plain SELECTs hold ACCESS SHARE until the transaction ends, and it
+    # conflicts with ALTER TABLE's ACCESS EXCLUSIVE; two FOR SHARE row
+    # locks each block the other's FOR UPDATE.
+    weak, strong = getattr(solution, upgrade)
+    with solution.Bank(database_url, START) as bank:
+        survivor, victim = solution.run_upgrade_deadlock(bank, weak, strong)
+        assert survivor.result() == 1
+        assert sqlstate(victim.exception()) == "40P01"
+        assert bank.balances() == START
+        columns = (
+            "SELECT count(*) FROM information_schema.columns"
+            " WHERE table_name = %s AND column_name = 'note'"
+        )
+        added = bank.admin.execute(columns, (bank.name,)).fetchone()
+        assert added == ((1,) if upgrade == "READ_THEN_ALTER" else (0,))
+
+
+def test_a_cycle_through_an_application_lock_is_never_detected(
+    solution: ModuleType, database_url: str
+) -> None:
+    """A holds a Python lock and waits for B's row lock; B holds the row
+    lock and wants the Python lock. The server sees A waiting for B and B
+    idle in its transaction: no cycle, so no 40P01, however long it waits.
+    Only a timeout (here B's acquire) gets anyone out."""
+    from psycopg import sql
+
+    app_lock = threading.Lock()
+    with solution.Bank(database_url, START) as bank:
+        add_one = sql.SQL(
+            "UPDATE {} SET balance_cents = balance_cents + 1 WHERE id = 1"
+        ).format(sql.Identifier(bank.name))
+        a = bank.session(deadlock_timeout_ms=50)
+        b = bank.session(deadlock_timeout_ms=50)
+        pool = ThreadPoolExecutor(max_workers=1)
+
+        def a_side() -> None:
+            with app_lock, a.transaction():
+                a.execute(add_one)  # waits for B's row lock
+
+        try:
+            with b.transaction():
+                b.execute(add_one)  # B holds row 1
+                done = pool.submit(a_side)
+                bank.wait_until_blocked(a.info.backend_pid)
+                # B now wants A's lock: a cycle, half of it in Python. Ten
+                # deadlock_timeouts later the server has reported nothing.
+                assert not app_lock.acquire(timeout=0.5)
+                assert not done.done(), "A is still waiting, not aborted"
+                waiting = bank.admin.execute(
+                    "SELECT wait_event_type FROM pg_stat_activity"
+                    " WHERE pid = %s",
+                    (a.info.backend_pid,),
+                ).fetchone()
+                assert waiting == ("Lock",)
+            # B gave up on the lock and committed: A's update goes through.
+            done.result(timeout=10)
+        finally:
+            pool.shutdown()
+            a.close()
+            b.close()
+        assert bank.balances() == [(1, 10_002), (2, 10_000)]

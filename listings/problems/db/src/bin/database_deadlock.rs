@@ -92,6 +92,9 @@ impl BankError {
     }
 }
 
+// ANCHOR_END: errors
+
+// ANCHOR: error_messages
 impl fmt::Display for BankError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -134,7 +137,7 @@ impl From<postgres::Error> for BankError {
         BankError::Db(e)
     }
 }
-// ANCHOR_END: errors
+// ANCHOR_END: error_messages
 
 /// Move `cents` from one account to another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -491,7 +494,8 @@ pub fn add_optimistically(
         });
     }
     let sql = format!(
-        "UPDATE {table} SET balance_cents = $2, version = version + 1 WHERE id = $1 AND version = $3"
+        "UPDATE {table} SET balance_cents = $2, version = version + 1 \
+         WHERE id = $1 AND version = $3"
     );
     match c.execute(&sql, &[&id, &new_balance, &version])? {
         0 => Err(BankError::VersionConflict {
@@ -502,6 +506,9 @@ pub fn add_optimistically(
     }
 }
 
+// ANCHOR_END: optimistic
+
+// ANCHOR: lost_update
 /// The lost-update bug, for contrast: read, compute, write back blindly.
 pub fn add_read_modify_write(
     c: &mut impl GenericClient,
@@ -516,10 +523,10 @@ pub fn add_read_modify_write(
     c.execute(&sql, &[&id, &(balance + delta)])?;
     Ok(balance + delta)
 }
-// ANCHOR_END: optimistic
+// ANCHOR_END: lost_update
 
 // ANCHOR: scenarios
-// ANCHOR: run_deadlock
+// ANCHOR: sides
 /// The two sides of every scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
@@ -539,6 +546,18 @@ pub const B_PAYS: Transfer = Transfer {
     cents: 2_500,
 };
 
+impl Side {
+    /// This side's transfer, then the other side's.
+    fn transfers(self) -> (Transfer, Transfer) {
+        match self {
+            Side::A => (A_PAYS, B_PAYS),
+            Side::B => (B_PAYS, A_PAYS),
+        }
+    }
+}
+// ANCHOR_END: sides
+
+// ANCHOR: run_deadlock
 /// Forces the deadlock: both transfers lock their source row, then the
 /// survivor asks for the victim's row and blocks, and only then does the
 /// victim ask for the survivor's row, closing the cycle. With the victim's
@@ -551,10 +570,7 @@ pub fn run_deadlock(
     victim_settings: SessionSettings,
     victim_retries: bool,
 ) -> Result<[Result<u32, BankError>; 2], BankError> {
-    let (victim_pays, survivor_pays) = match victim {
-        Side::A => (A_PAYS, B_PAYS),
-        Side::B => (B_PAYS, A_PAYS),
-    };
+    let (victim_pays, survivor_pays) = victim.transfers();
     let mut survivor = bank.session(SURVIVES_DEADLOCKS)?;
     let mut loser = bank.session(victim_settings)?;
     let survivor_pid = survivor.pid;
@@ -600,7 +616,6 @@ pub fn run_deadlock(
         Side::B => [survivor_result, victim_result],
     })
 }
-
 // ANCHOR_END: run_deadlock
 
 /// Fix (a) under contention: A locks both rows (in id order) and holds
@@ -753,7 +768,21 @@ pub fn run_optimistic(
 }
 // ANCHOR_END: scenarios
 
-// ANCHOR: main
+/// The server's address, once a connection to it succeeded; otherwise says
+/// why on stderr and exits with code 77 (skipped).
+fn database_or_exit() -> String {
+    let url = database_url();
+    if let Err(e) = connect(&url) {
+        support::skip::exit_unavailable(
+            "database_deadlock",
+            "PostgreSQL (set DATABASE_URL)",
+            e,
+        );
+    }
+    url
+}
+
+// ANCHOR: demo_locking
 fn outcome(result: &Result<u32, BankError>) -> String {
     match result {
         Ok(1) => "committed".to_string(),
@@ -773,12 +802,12 @@ fn fresh_bank(url: &str) -> Result<Bank, BankError> {
     Bank::open(url, connect(url)?, &START)
 }
 
-fn demo(url: &str) -> Result<(), BankError> {
-    println!("accounts {START:?} (id, cents)");
-    println!("A pays {A_PAYS}; B pays {B_PAYS}");
-
+/// Scenario 1, the deadlock, and the fixes that change how locks are
+/// taken: (a) in id order, (b) with a lock timeout.
+fn deadlock_and_lock_fixes(url: &str) -> Result<(), BankError> {
     println!(
-        "\n1. each transfer updates its source first; B has the shorter deadlock_timeout"
+        "\n1. each transfer updates its source first; \
+         B has the shorter deadlock_timeout"
     );
     let bank = fresh_bank(url)?;
     let [a, b] = run_deadlock(&bank, Side::B, LOSES_DEADLOCKS, false)?;
@@ -801,7 +830,13 @@ fn demo(url: &str) -> Result<(), BankError> {
     println!("   B: {}", outcome(&b.map(|()| 1)));
     println!("   A: {}", outcome(&a.map(|()| 1)));
     print_balances(&bank)?;
+    Ok(())
+}
+// ANCHOR_END: demo_locking
 
+// ANCHOR: main
+/// The fixes that retry: (c) on 40P01 and 40001, (d) on a stale version.
+fn retry_fixes(url: &str) -> Result<(), BankError> {
     println!("\n(c) B retries 40P01 and 40001 with exponential back-off");
     let bank = fresh_bank(url)?;
     let [a, b] = run_deadlock(&bank, Side::B, LOSES_DEADLOCKS, true)?;
@@ -809,7 +844,8 @@ fn demo(url: &str) -> Result<(), BankError> {
     print_balances(&bank)?;
 
     println!(
-        "\n(c) again, SERIALIZABLE: 2500 is paid into account 1 between A's read and write"
+        "\n(c) again, SERIALIZABLE: 2500 is paid into account 1 \
+         between A's read and write"
     );
     let bank = fresh_bank(url)?;
     let a = run_serialization_failure(&bank, true)?;
@@ -832,15 +868,15 @@ fn demo(url: &str) -> Result<(), BankError> {
     Ok(())
 }
 
+fn demo(url: &str) -> Result<(), BankError> {
+    println!("accounts {START:?} (id, cents)");
+    println!("A pays {A_PAYS}; B pays {B_PAYS}");
+    deadlock_and_lock_fixes(url)?;
+    retry_fixes(url)
+}
+
 fn main() {
-    let url = database_url();
-    if let Err(e) = connect(&url) {
-        support::skip::exit_unavailable(
-            "database_deadlock",
-            "PostgreSQL (set DATABASE_URL)",
-            e,
-        );
-    }
+    let url = database_or_exit();
     if let Err(e) = demo(&url) {
         eprintln!("database_deadlock: {e}");
         std::process::exit(1);

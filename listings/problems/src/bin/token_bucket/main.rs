@@ -89,7 +89,7 @@ impl Clock for ManualClock {
 }
 // ANCHOR_END: clock
 
-// ANCHOR: errors
+// ANCHOR: config_error
 /// Why a bucket or a rate could not be built.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ConfigError {
@@ -125,7 +125,9 @@ impl fmt::Display for ConfigError {
 }
 
 impl Error for ConfigError {}
+// ANCHOR_END: config_error
 
+// ANCHOR: acquire_error
 /// Why `try_acquire` did not grant the tokens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AcquireError {
@@ -153,7 +155,7 @@ impl fmt::Display for AcquireError {
 }
 
 impl Error for AcquireError {}
-// ANCHOR_END: errors
+// ANCHOR_END: acquire_error
 
 // ANCHOR: rate
 /// A refill rate: `tokens` every `per_nanos` nanoseconds, both non-zero.
@@ -253,7 +255,11 @@ impl<C: Clock> TokenBucket<C> {
             })
         }
     }
+}
+// ANCHOR_END: bucket
 
+// ANCHOR: refill
+impl<C: Clock> TokenBucket<C> {
     /// Whole tokens available now.
     pub fn available(&mut self) -> u64 {
         self.refill();
@@ -300,7 +306,7 @@ fn nanos_to_duration(nanos: u128) -> Duration {
         Err(_) => Duration::MAX,
     }
 }
-// ANCHOR_END: bucket
+// ANCHOR_END: refill
 
 // ANCHOR: shared
 /// A bucket that many threads can share (`&SharedBucket` is `Send`).
@@ -341,7 +347,8 @@ fn float_refill(rate_per_second: f64, dt: Duration, steps: u32) -> f64 {
         .fold(0.0, |tokens, _| tokens + rate_per_second * dt.as_secs_f64())
 }
 
-/// Grants from `threads` threads, each trying `attempts` times, on a frozen clock.
+/// Grants from `threads` threads, each trying `attempts` times, on a frozen
+/// clock.
 fn hammer(
     capacity: u64,
     threads: usize,
@@ -376,8 +383,8 @@ fn report(clock: &ManualClock, what: &str, result: Result<(), AcquireError>) {
     }
 }
 
-// ANCHOR: main
-fn main() -> Result<(), Box<dyn Error>> {
+// ANCHOR: manual_clock
+fn drive_with_manual_clock() -> Result<(), Box<dyn Error>> {
     let clock = ManualClock::new();
     let mut bucket = TokenBucket::new(
         5,
@@ -413,6 +420,13 @@ fn main() -> Result<(), Box<dyn Error>> {
         "clock back where it was, acquire(1)",
         bucket.try_acquire(1),
     );
+    Ok(())
+}
+// ANCHOR_END: manual_clock
+
+// ANCHOR: main
+fn main() -> Result<(), Box<dyn Error>> {
+    drive_with_manual_clock()?;
 
     let wait = Duration::from_millis(250);
     println!(
@@ -447,7 +461,8 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     let granted = hammer(100, 8, 1_000)?;
     println!(
-        "8 threads x 1000 attempts, frozen clock, capacity 100: {granted} granted"
+        "8 threads x 1000 attempts, frozen clock, capacity 100: \
+         {granted} granted"
     );
 
     let mut real =

@@ -121,7 +121,11 @@ impl TaskGraph {
             dependencies,
         })
     }
+}
+// ANCHOR_END: graph
 
+// ANCHOR: graph_helpers
+impl TaskGraph {
     pub fn len(&self) -> usize {
         self.names.len()
     }
@@ -138,9 +142,9 @@ impl TaskGraph {
         TaskError::Cycle(cycle.iter().map(|&t| self.names[t].clone()).collect())
     }
 }
-// ANCHOR_END: graph
+// ANCHOR_END: graph_helpers
 
-// ANCHOR: kahn
+// ANCHOR: tiebreak
 /// Which ready task runs first when several are ready at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tiebreak {
@@ -174,7 +178,9 @@ impl<'g> Ready<'g> {
         }
     }
 }
+// ANCHOR_END: tiebreak
 
+// ANCHOR: kahn
 impl TaskGraph {
     /// Kahn's algorithm: a valid order, or the cycle that prevents one.
     pub fn kahn(&self, tiebreak: Tiebreak) -> Result<Vec<&str>, TaskError> {
@@ -215,7 +221,11 @@ impl TaskGraph {
             Err(self.cycle_among_blocked(&waiting))
         }
     }
+}
+// ANCHOR_END: kahn
 
+// ANCHOR: kahn_cycle
+impl TaskGraph {
     /// When the queue runs dry, every task that never ran still waits on a
     /// dependency that never ran either. Following such dependencies from
     /// any blocked task must revisit a task within V steps: that loop is a
@@ -242,7 +252,7 @@ impl TaskGraph {
         cycle
     }
 }
-// ANCHOR_END: kahn
+// ANCHOR_END: kahn_cycle
 
 // ANCHOR: dfs
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -303,7 +313,9 @@ impl TaskGraph {
         Ok(order)
     }
 }
+// ANCHOR_END: dfs
 
+// ANCHOR: cycle_on_path
 /// The grey tasks are exactly the path. Each depends on the one after it,
 /// and the last depends on `closing`, which is on the path already.
 fn cycle_on_path(path: &[(usize, usize)], closing: usize) -> Vec<usize> {
@@ -313,9 +325,9 @@ fn cycle_on_path(path: &[(usize, usize)], closing: usize) -> Vec<usize> {
     cycle.reverse();
     cycle
 }
-// ANCHOR_END: dfs
+// ANCHOR_END: cycle_on_path
 
-// ANCHOR: main
+// ANCHOR: show
 fn show(label: &str, result: Result<Vec<&str>, TaskError>) {
     match result {
         Ok(order) => println!("{label:<20} {order:?}"),
@@ -328,7 +340,9 @@ fn show_all(graph: &TaskGraph) {
     show("kahn, smallest name:", graph.kahn(Tiebreak::SmallestName));
     show("dfs:", graph.dfs());
 }
+// ANCHOR_END: show
 
+// ANCHOR: main
 fn main() {
     let tasks = ["deploy", "migrate", "test", "build", "fetch", "lint"];
     let mut edges = vec![
