@@ -415,7 +415,7 @@ fn practice(args: &[String]) -> Result<(), String> {
             "xtask: wrote the stub to {shown}: write your solution there, then run this again"
         );
     }
-    let outcome = xtask::practice::run_tests(&python, &problem, &file)?;
+    let outcome = xtask::practice::run_tests(&python, &problem, &file, false)?;
     print!("{}", outcome.report);
     if outcome.passed {
         println!("xtask: {shown} passes every test of the chapter");

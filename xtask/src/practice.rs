@@ -100,11 +100,13 @@ pub struct Outcome {
     pub report: String,
 }
 
-/// Runs the reference tests of `problem` against `file` with `python`.
+/// Runs the reference tests of `problem` against `file` with `python`;
+/// `fail_fast` stops at the first failing case (`pytest -x`).
 pub fn run_tests(
     python: &Path,
     problem: &Problem,
     file: &Path,
+    fail_fast: bool,
 ) -> Result<Outcome, String> {
     let out = Command::new(python)
         .args([
@@ -116,6 +118,7 @@ pub fn run_tests(
             "--tb=line",
             "-rf",
         ])
+        .args(fail_fast.then_some("-x"))
         .arg(&problem.tests)
         .current_dir(problems_py())
         .env("PRACTICE_FILE", file)

@@ -62,6 +62,7 @@ pub fn scripts(package: &Path) -> Vec<PathBuf> {
             !name.starts_with("test_")
                 && !name.ends_with("_stub.py")
                 && !name.starts_with('_')
+                && name != "conftest.py"
         })
         .collect();
     found.sort();

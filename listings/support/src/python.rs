@@ -201,56 +201,69 @@ pub fn tool(name: &str) -> Result<PathBuf, String> {
 }
 
 /// Runs a package's pytest tests (`py/test_*.py`) under every interpreter
-/// found; panics with the failures. No interpreter or no environment is a
-/// skip, or a failure under `REQUIRE_SERVICES=1`. `PRACTICE_FILE` is
-/// cleared, so the reference solutions are what is tested.
+/// found, side by side; panics with the failures. No interpreter or no
+/// environment is a skip, or a failure under `REQUIRE_SERVICES=1`.
+/// `PRACTICE_FILE` is cleared, so the reference solutions are what is tested.
 pub fn pytest(package: &Path) {
     let dir = package.join("py");
     let interpreters = interpreters();
-    let none = crate::skip::in_test(
-        "pytest",
-        "CPython 3.11+",
-        if interpreters.is_empty() {
-            Err("none found (set GUIDE_PYTHONS or PYTHON)")
-        } else {
-            Ok(())
-        },
-    );
-    if none.is_none() {
+    let found = if interpreters.is_empty() {
+        Err("none found (set GUIDE_PYTHONS or PYTHON)")
+    } else {
+        Ok(())
+    };
+    if crate::skip::in_test("pytest", "CPython 3.11+", found).is_none() {
         return;
     }
-    let mut failures = Vec::new();
+    // Environments are made one at a time (they share pip's cache); the
+    // test runs then go side by side.
+    let mut runs = Vec::new();
     for interpreter in &interpreters {
         let label = format!("pytest on Python {}", interpreter.version);
-        let Some(python) = crate::skip::in_test(
+        if let Some(python) = crate::skip::in_test(
             &label,
             "the environment",
             environment(interpreter),
-        ) else {
-            continue;
-        };
-        let out = Command::new(&python)
-            .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
-            .arg(&dir)
-            .current_dir(&dir)
-            .env_remove("PRACTICE_FILE")
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .output();
-        match out {
-            Ok(out) if out.status.success() => {
-                let stdout = String::from_utf8_lossy(&out.stdout);
-                eprintln!(
-                    "{label}: {}",
-                    stdout.lines().last().unwrap_or_default()
-                );
-            }
-            Ok(out) => failures.push(format!(
-                "{label} failed:\n{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            )),
-            Err(e) => failures.push(format!("{label}: cannot run: {e}")),
+        ) {
+            runs.push((label, python));
         }
     }
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = runs
+            .iter()
+            .map(|(label, python)| {
+                let dir = &dir;
+                scope.spawn(move || {
+                    let out = Command::new(python)
+                        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+                        .arg(dir)
+                        .current_dir(dir)
+                        .env_remove("PRACTICE_FILE")
+                        .env("PYTHONDONTWRITEBYTECODE", "1")
+                        .output();
+                    match out {
+                        Ok(out) if out.status.success() => {
+                            let stdout = String::from_utf8_lossy(&out.stdout);
+                            eprintln!(
+                                "{label}: {}",
+                                stdout.lines().last().unwrap_or_default()
+                            );
+                            None
+                        }
+                        Ok(out) => Some(format!(
+                            "{label} failed:\n{}{}",
+                            String::from_utf8_lossy(&out.stdout),
+                            String::from_utf8_lossy(&out.stderr)
+                        )),
+                        Err(e) => Some(format!("{label}: cannot run: {e}")),
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .filter_map(|h| h.join().expect("pytest runner"))
+            .collect()
+    });
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
