@@ -158,6 +158,9 @@ async function main() {
         const mermaidLoaded = [...loaded.keys()].some((u) => u.includes('mermaid.min'));
         if (mermaid.count === 0 && mermaidLoaded) pageProblems.push('loaded Mermaid without a diagram');
         if (mermaid.count > 0 && !mermaidLoaded) pageProblems.push('has a diagram but did not load Mermaid');
+        if ([...loaded.keys()].some((u) => /elasticlunr|searcher/.test(u))) {
+          pageProblems.push('loaded the search scripts before the reader asked for search');
+        }
         if (colorScheme === 'light' && mermaid.count === 0) {
           weights.push({ page: chapter.html, bytes });
           if (bytes > budget.page_kb * 1024) {
@@ -233,7 +236,28 @@ async function main() {
     }
     await context.close();
 
-    // 5. The theme follows the system when the reader has not chosen one.
+    // 5. Search loads on first use: the `/` key on a chapter opens the bar
+    // (after loading the scripts), and typing lists results.
+    {
+      const keyProblems = [];
+      const ctx = await newContext(browser, base, 'light', keyProblems);
+      const page = await ctx.newPage();
+      watch(page, base, keyProblems);
+      const first = chapters.find((c) => /^\d+\.\d+ /.test(c.title));
+      await page.goto(base + first.html, { waitUntil: 'load' });
+      await page.keyboard.press('/');
+      try {
+        await page.waitForSelector('#mdbook-searchbar', { state: 'visible', timeout: 10000 });
+        await page.keyboard.type(searchTerms[first.md]);
+        await page.waitForSelector('#mdbook-searchresults li a', { timeout: 10000 });
+      } catch (e) {
+        keyProblems.push(`pressing / then typing found nothing: ${e.message.split('\n')[0]}`);
+      }
+      check(`search loads on first use: / on ${first.html} opens it and finds "${searchTerms[first.md]}"`, keyProblems);
+      await ctx.close();
+    }
+
+    // 6. The theme follows the system when the reader has not chosen one.
     for (const [colorScheme, expected] of [['light', 'light'], ['dark', 'navy']]) {
       const themeProblems = [];
       const ctx = await newContext(browser, base, colorScheme, themeProblems);

@@ -98,10 +98,14 @@ fn install_mermaid_assets(path: &OsString) -> Result<(), String> {
     Ok(())
 }
 
-/// Writes `theme/highlight.js`: mdBook's own highlight.js (taken from the
-/// pinned mdBook's default theme) with only the languages guide.toml keeps.
-/// Generated, never committed; mdBook uses it in place of its 138 KB bundle.
-fn install_trimmed_highlight(path: &OsString) -> Result<(), String> {
+/// Writes the two theme files the build derives from the pinned mdBook's
+/// own default theme (never committed; mdBook uses them in place of its
+/// built-in ones):
+/// - `theme/highlight.js`: highlight.js with only the languages guide.toml
+///   keeps (41 KB instead of 138 KB);
+/// - `theme/index.hbs`: the page template, with the search scripts (55 KB)
+///   loaded on first use instead of on every page.
+fn install_theme(path: &OsString) -> Result<(), String> {
     let shape = Shape::load(&repo_root())?;
     let scratch = std::env::temp_dir()
         .join(format!("guide-theme-{}", std::process::id()));
@@ -120,15 +124,24 @@ fn install_trimmed_highlight(path: &OsString) -> Result<(), String> {
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    let bundle = ["theme/highlight.js", "src/theme/highlight.js"]
-        .iter()
-        .find_map(|rel| std::fs::read_to_string(scratch.join(rel)).ok())
-        .ok_or("mdbook init --theme wrote no highlight.js")?;
-    let trimmed = assets::trim_highlight(&bundle, &shape.highlight.languages)?;
+    let read = |file: &str| {
+        [format!("theme/{file}"), format!("src/theme/{file}")]
+            .iter()
+            .find_map(|rel| std::fs::read_to_string(scratch.join(rel)).ok())
+            .ok_or(format!("mdbook init --theme wrote no {file}"))
+    };
+    let highlight = assets::trim_highlight(
+        &read("highlight.js")?,
+        &shape.highlight.languages,
+    )?;
+    let template = assets::lazy_search(&read("index.hbs")?)?;
     let _ = std::fs::remove_dir_all(&scratch);
-    let target = repo_root().join("theme").join("highlight.js");
-    std::fs::write(&target, trimmed)
-        .map_err(|e| format!("cannot write {}: {e}", target.display()))
+    let theme = repo_root().join("theme");
+    for (file, text) in [("highlight.js", highlight), ("index.hbs", template)] {
+        std::fs::write(theme.join(file), text)
+            .map_err(|e| format!("cannot write theme/{file}: {e}"))?;
+    }
+    Ok(())
 }
 
 /// Writes the flashcard deck (`src/flashcards.txt`, generated, never
@@ -155,7 +168,7 @@ fn write_flashcards() -> Result<usize, String> {
 /// Everything the build derives before mdBook runs.
 fn prepare_book(path: &OsString) -> Result<(), String> {
     install_mermaid_assets(path)?;
-    install_trimmed_highlight(path)?;
+    install_theme(path)?;
     let cards = write_flashcards()?;
     println!("xtask: {cards} flashcards in src/{}", flashcards::FILE_NAME);
     Ok(())

@@ -162,8 +162,11 @@ fn runs(package: &Path, update: bool, problems: &mut Vec<Verdict>) -> Vec<Run> {
         ));
     }
     // When regenerating, the primary interpreter writes; the others check.
-    for (i, interpreter) in interpreters.iter().enumerate() {
-        let python = match python::environment(interpreter) {
+    let environments = python::environments(&interpreters);
+    for (i, (interpreter, env)) in
+        interpreters.iter().zip(environments).enumerate()
+    {
+        let python = match env {
             Ok(python) => python,
             Err(e) => {
                 problems

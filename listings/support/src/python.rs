@@ -180,6 +180,23 @@ fn run(command: &mut Command) -> Result<(), String> {
     ))
 }
 
+/// The environment of each interpreter, set up side by side when missing
+/// (each version has its own lock, so they never step on each other).
+pub fn environments(
+    interpreters: &[Interpreter],
+) -> Vec<Result<PathBuf, String>> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = interpreters
+            .iter()
+            .map(|i| scope.spawn(move || environment(i)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err("setup panicked".into())))
+            .collect()
+    })
+}
+
 /// The primary interpreter's environment: what the linters and a reader's
 /// own runs use.
 pub fn primary_environment() -> Result<PathBuf, String> {
@@ -215,16 +232,14 @@ pub fn pytest(package: &Path) {
     if crate::skip::in_test("pytest", "CPython 3.11+", found).is_none() {
         return;
     }
-    // Environments are made one at a time (they share pip's cache); the
-    // test runs then go side by side.
     let mut runs = Vec::new();
-    for interpreter in &interpreters {
+    for (interpreter, env) in
+        interpreters.iter().zip(environments(&interpreters))
+    {
         let label = format!("pytest on Python {}", interpreter.version);
-        if let Some(python) = crate::skip::in_test(
-            &label,
-            "the environment",
-            environment(interpreter),
-        ) {
+        if let Some(python) =
+            crate::skip::in_test(&label, "the environment", env)
+        {
             runs.push((label, python));
         }
     }
