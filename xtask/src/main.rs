@@ -18,9 +18,11 @@ usage: cargo xtask <command>
   browser-test       build the book and test it in headless Chromium
   bench <name>       run one benchmark and record it in listings/benches/results/
   install-tools      only install the pinned tools
-  practice <problem> [--reset]
+  practice <problem> [--rust] [--reset]
                      solve a coding problem (e.g. lru-cache or 4.2) in
-                     practice/<name>.py and run the chapter's tests on it
+                     practice/<name>.py and run the chapter's tests on it;
+                     --rust: in practice/rust/src/bin/<name>/main.rs, with
+                     cargo test; --reset: start again from the stub
   python-lock        regenerate listings/requirements.txt (pins and hashes)
                      from listings/requirements.in, with uv in a scratch venv";
 
@@ -405,30 +407,47 @@ fn python_lock() -> Result<(), String> {
 }
 
 fn practice(args: &[String]) -> Result<(), String> {
-    let (name, reset) = match args {
-        [name] => (name, false),
-        [name, flag] if flag == "--reset" => (name, true),
-        _ => {
-            let names: Vec<String> = xtask::practice::problems()
-                .iter()
-                .map(|p| p.name.replace('_', "-"))
-                .collect();
-            return Err(format!(
-                "usage: cargo xtask practice <problem> [--reset]\nproblems: {}",
-                names.join(", ")
-            ));
-        }
+    let rust = args.iter().any(|a| a == "--rust");
+    let reset = args.iter().any(|a| a == "--reset");
+    let rest: Vec<&String> = args
+        .iter()
+        .filter(|a| *a != "--rust" && *a != "--reset")
+        .collect();
+    let [name] = rest.as_slice() else {
+        let names: Vec<String> = xtask::practice::problems()
+            .iter()
+            .map(|p| p.name.replace('_', "-"))
+            .collect();
+        return Err(format!(
+            "usage: cargo xtask practice <problem> [--rust] [--reset]\nproblems: {}",
+            names.join(", ")
+        ));
     };
     let problem = xtask::practice::find(name)?;
-    let python = support::python::primary_environment()?;
-    let (file, fresh) = xtask::practice::scratch_file(&problem, reset)?;
+    let python = match rust {
+        true => None,
+        false => Some(support::python::primary_environment()?),
+    };
+    let (file, fresh) = match rust {
+        true => xtask::practice::rust_scratch_file(&problem, reset)?,
+        false => xtask::practice::scratch_file(&problem, reset)?,
+    };
     let shown = display(&repo_root(), &file);
     if fresh {
         println!(
             "xtask: wrote the stub to {shown}: write your solution there, then run this again"
         );
     }
-    let outcome = xtask::practice::run_tests(&python, &problem, &file, false)?;
+    let outcome = match &python {
+        Some(python) => {
+            xtask::practice::run_tests(python, &problem, &file, false)?
+        }
+        None => {
+            println!("xtask: cargo test (the first run also builds proptest)");
+            let package = xtask::practice::rust_package();
+            xtask::practice::run_rust_tests(&package, &problem)?
+        }
+    };
     print!("{}", outcome.report);
     if outcome.passed {
         println!("xtask: {shown} passes every test of the chapter");

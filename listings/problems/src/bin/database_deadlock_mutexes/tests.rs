@@ -176,3 +176,56 @@ proptest! {
         prop_assert_eq!(run(&plans, with_backoff), Some(oracle(&plans)));
     }
 }
+
+// The tests below were added for survivors of mutation testing
+// (cargo-mutants): each pins a boundary or a message no test read before.
+
+#[test]
+fn paying_the_whole_balance_is_allowed() {
+    let (a, b) = (Account::new(1, 500), Account::new(2, 0));
+    transfer_ordered(&a, &b, 500).unwrap();
+    assert_eq!((a.balance().unwrap(), b.balance().unwrap()), (0, 500));
+}
+
+#[test]
+fn a_lock_freed_within_the_patience_is_acquired() {
+    let a = Account::new(1, 10);
+    let holder = {
+        let a = Arc::clone(&a);
+        thread::spawn(move || {
+            let _guard = a.lock().unwrap();
+            thread::sleep(Duration::from_millis(30));
+        })
+    };
+    thread::sleep(Duration::from_millis(5));
+    let got = try_lock_for(&a, Duration::from_secs(5)).unwrap();
+    holder.join().unwrap();
+    assert_eq!(got, SecondLock::Acquired);
+}
+
+#[test]
+fn errors_say_what_went_wrong() {
+    let insufficient = TransferError::InsufficientFunds {
+        id: 7,
+        balance: 10,
+        cents: 25,
+    };
+    assert_eq!(
+        insufficient.to_string(),
+        "account 7 holds 10 cents, cannot pay 25"
+    );
+    assert_eq!(
+        TransferError::SameAccount(3).to_string(),
+        "account 3 cannot pay itself"
+    );
+}
+
+#[test]
+fn jitter_stays_below_its_bound_and_varies() {
+    let mut jitter = Jitter::seeded(1, 2);
+    let draws: Vec<u64> = (0..64).map(|_| jitter.below(256)).collect();
+    assert!(draws.iter().all(|&d| d < 256));
+    let distinct: std::collections::HashSet<u64> =
+        draws.iter().copied().collect();
+    assert!(distinct.len() > 32, "too few distinct draws: {draws:?}");
+}

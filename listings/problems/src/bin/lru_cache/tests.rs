@@ -200,3 +200,12 @@ proptest! {
         }
     }
 }
+
+// Found by mutation testing (cargo-mutants): nothing checked `is_empty`.
+#[test]
+fn is_empty_follows_the_entries() {
+    let mut cache = LruCache::new(1);
+    assert!(cache.is_empty());
+    cache.put("a", 1);
+    assert!(!cache.is_empty());
+}

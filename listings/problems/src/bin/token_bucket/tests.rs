@@ -374,3 +374,22 @@ proptest! {
         }
     }
 }
+
+// Found by mutation testing (cargo-mutants): the smallest rate a bucket can
+// hold is one nano-token a second, and it must be accepted.
+#[test]
+fn the_smallest_representable_rate_is_accepted() {
+    assert!(Rate::per_second(1e-9).is_ok());
+    assert!(matches!(
+        Rate::per_second(0.4e-9),
+        Err(ConfigError::OutOfRange)
+    ));
+}
+
+// Found by mutation testing: the real clock must move.
+#[test]
+fn the_system_clock_advances() {
+    let clock = SystemClock::new();
+    std::thread::sleep(Duration::from_millis(2));
+    assert!(clock.now() >= Duration::from_millis(2));
+}

@@ -332,3 +332,12 @@ proptest! {
         }
     }
 }
+
+// Found by mutation testing (cargo-mutants): nothing checked `is_empty`.
+#[test]
+fn is_empty_only_without_tasks() {
+    let none: [&str; 0] = [];
+    let no_edges: [(&str, &str); 0] = [];
+    assert!(TaskGraph::new(&none, &no_edges).unwrap().is_empty());
+    assert!(!TaskGraph::new(&["a"], &no_edges).unwrap().is_empty());
+}

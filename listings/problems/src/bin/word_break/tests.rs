@@ -172,3 +172,18 @@ proptest! {
         prop_assert_eq!(count_segmentations(&dict, &text), Ok(oracle.len() as u64));
     }
 }
+
+// Found by mutation testing (cargo-mutants): the backtracking version was
+// only timed, never checked. It must agree with the table on small inputs,
+// multi-byte ones included.
+proptest! {
+    #[test]
+    fn naive_backtracking_agrees_with_the_table(
+        text in "[abé]{0,10}",
+        words in proptest::collection::vec("[abé]{1,3}", 0..5),
+    ) {
+        let dict = Dictionary::new(&words);
+        let naive = naive_can_segment(&text, &mut |w| dict.contains(w));
+        prop_assert_eq!(naive, segment(&dict, &text).is_some());
+    }
+}
