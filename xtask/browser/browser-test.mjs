@@ -87,15 +87,21 @@ async function newContext(browser, base, colorScheme, problems) {
   return context;
 }
 
-// Watches a page; returns what it loaded from the book, url -> bytes.
+// Watches a page; returns what it loaded from the book, url -> bytes
+// (`loaded.settled()` waits until every body has been measured).
 function watch(page, base, problems) {
   const loaded = new Map();
+  const pending = [];
+  loaded.settled = () => Promise.all(pending);
   page.on('pageerror', (e) => problems.push(`uncaught: ${e.message}`));
   page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
   page.on('response', async (r) => {
     if (!r.url().startsWith(base)) return;
     if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`);
-    try { loaded.set(r.url(), (await r.body()).length); } catch { /* redirects have no body */ }
+    const measured = r.body().then((body) => loaded.set(r.url(), body.length))
+      .catch(() => { /* redirects have no body */ });
+    pending.push(measured);
+    await measured;
   });
   return loaded;
 }
@@ -154,6 +160,7 @@ async function main() {
         const mermaid = await mermaidProblems(page);
         if (colorScheme === 'light') diagrams += mermaid.count;
         pageProblems.push(...mermaid.problems);
+        await loaded.settled();
         const bytes = [...loaded.values()].reduce((a, b) => a + b, 0);
         const mermaidLoaded = [...loaded.keys()].some((u) => u.includes('mermaid.min'));
         if (mermaid.count === 0 && mermaidLoaded) pageProblems.push('loaded Mermaid without a diagram');
