@@ -23,6 +23,8 @@ use crate::repo_root;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Interpreter {
     pub path: PathBuf,
+    /// `12` for CPython 3.12.
+    pub minor: u32,
     /// `3.11`, or `3.13t` for a free-threaded build.
     pub version: String,
 }
@@ -41,7 +43,7 @@ fn candidates() -> Vec<PathBuf> {
             .map_or_else(|| "python3".into(), PathBuf::from),
     ];
     found.extend(
-        (11..=20).map(|minor| PathBuf::from(format!("python3.{minor}"))),
+        (9..=20).map(|minor| PathBuf::from(format!("python3.{minor}"))),
     );
     let pyenv =
         std::env::var_os("PYENV_ROOT")
@@ -61,8 +63,9 @@ fn candidates() -> Vec<PathBuf> {
     found
 }
 
-/// `3.12` (or `3.13t`) when `path` runs a CPython 3.11 or newer.
-fn cpython_version(path: &Path) -> Option<String> {
+/// The minor version and `3.12` (or `3.13t`) when `path` runs a CPython
+/// 3.`min_minor` or newer.
+fn cpython_version(path: &Path, min_minor: u32) -> Option<(u32, String)> {
     const PROBE: &str = "import sys, sysconfig; \
         print(sys.implementation.name, sys.version_info[0], sys.version_info[1], \
         't' if sysconfig.get_config_var('Py_GIL_DISABLED') else '')";
@@ -76,8 +79,8 @@ fn cpython_version(path: &Path) -> Option<String> {
         ["cpython", major, minor, rest @ ..] => {
             let (major, minor): (u32, u32) =
                 (major.parse().ok()?, minor.parse().ok()?);
-            ((major, minor) >= (3, 11))
-                .then(|| format!("{major}.{minor}{}", rest.join("")))
+            (major == 3 && minor >= min_minor)
+                .then(|| (minor, format!("{major}.{minor}{}", rest.join(""))))
         }
         _ => None,
     }
@@ -85,12 +88,22 @@ fn cpython_version(path: &Path) -> Option<String> {
 
 /// Every CPython 3.11+ found, one per version, the primary one first.
 pub fn interpreters() -> Vec<Interpreter> {
+    cpythons_from(11)
+}
+
+/// Every CPython 3.`min_minor`+ found, one per version, in the order of
+/// the candidates above (for a test that compares older versions too).
+pub fn cpythons_from(min_minor: u32) -> Vec<Interpreter> {
     let mut found: Vec<Interpreter> = Vec::new();
     for path in candidates() {
-        if let Some(version) = cpython_version(&path)
+        if let Some((minor, version)) = cpython_version(&path, min_minor)
             && !found.iter().any(|i| i.version == version)
         {
-            found.push(Interpreter { path, version });
+            found.push(Interpreter {
+                path,
+                minor,
+                version,
+            });
         }
     }
     found

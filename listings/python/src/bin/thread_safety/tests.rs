@@ -129,51 +129,19 @@ fn the_same_program_with_arc_compiles() {
 // function starts and after most calls), and a Python call between the read
 // and the write loses updates on every version. The captured output runs
 // only 3.11+, so this test runs `py/thread_safety.py`'s own functions under
-// every CPython 3.9+ it finds (`python3.N` on PATH, or pyenv's versions).
+// every CPython 3.9+ it finds, as `support::python` finds interpreters.
 
 const MEASURE: &str = "import thread_safety as t; \
     print(t.gil_enabled(), t.lost_updates(t.plain_increment), \
     t.lost_updates(t.increment_through_a_call))";
 
-/// `(minor, path)` of one CPython 3.9+ per minor version.
+/// `(minor, path)` of one CPython 3.9+ per version, found as the
+/// project's Python environments find theirs (`support::python`).
 fn cpythons_from_3_9() -> Vec<(u32, PathBuf)> {
-    let mut candidates: Vec<PathBuf> = (9..=20)
-        .map(|minor| PathBuf::from(format!("python3.{minor}")))
+    let mut found: Vec<(u32, PathBuf)> = support::python::cpythons_from(9)
+        .into_iter()
+        .map(|i| (i.minor, i.path))
         .collect();
-    let pyenv =
-        std::env::var_os("PYENV_ROOT")
-            .map(PathBuf::from)
-            .or_else(|| {
-                std::env::var_os("HOME")
-                    .map(|h| PathBuf::from(h).join(".pyenv"))
-            });
-    if let Some(Ok(dirs)) = pyenv.map(|p| std::fs::read_dir(p.join("versions")))
-    {
-        let mut dirs: Vec<PathBuf> =
-            dirs.filter_map(|e| e.ok().map(|e| e.path())).collect();
-        dirs.sort();
-        candidates.extend(dirs.into_iter().map(|d| d.join("bin/python3")));
-    }
-    let mut found: Vec<(u32, PathBuf)> = Vec::new();
-    for path in candidates {
-        let probe = Command::new(&path)
-            .args([
-                "-c",
-                "import sys; print(sys.implementation.name, \
-                    sys.version_info[0], sys.version_info[1])",
-            ])
-            .output();
-        let Ok(out) = probe else { continue };
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        let words: Vec<&str> = text.split_whitespace().collect();
-        if let ["cpython", "3", minor] = words.as_slice()
-            && let Ok(minor) = minor.parse::<u32>()
-            && minor >= 9
-            && !found.iter().any(|(m, _)| *m == minor)
-        {
-            found.push((minor, path));
-        }
-    }
     found.sort();
     found
 }
