@@ -5,13 +5,15 @@
 //! was skipped, unique names for scratch objects, a loopback listener, the
 //! project's Python environments, and the check that every captured output
 //! is the program's real output. It depends on nothing but std unless a
-//! feature asks for a server's client (`postgres`).
+//! feature asks for a server's client (`postgres`, `redis`).
 
 pub mod loopback;
 pub mod outputs;
 #[cfg(feature = "postgres")]
 pub mod pg;
 pub mod python;
+#[cfg(feature = "redis")]
+pub mod redis;
 pub mod skip;
 
 use std::path::PathBuf;
