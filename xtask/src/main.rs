@@ -358,15 +358,26 @@ fn display(root: &Path, file: &Path) -> String {
         .to_string()
 }
 
-/// uv resolves the lock: pinned here, installed into a scratch environment
-/// (never into the project's), used once, and removed.
-const UV: &str = "uv==0.13.9";
+/// uv resolves the lock at the version the lock pins for the environments
+/// (`uv==` in requirements.in), installed into a scratch environment (never
+/// into the project's), used once, and removed.
+fn uv_pin(requirements_in: &str) -> Result<&str, String> {
+    requirements_in
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("uv=="))
+        .ok_or_else(|| "listings/requirements.in pins no uv==...".to_string())
+}
 
 /// Regenerates `listings/requirements.txt` from `requirements.in`: every
 /// package pinned, with the hashes of all its files, for every platform
 /// and Python 3.11+, so one lock serves each interpreter the tests use.
 fn python_lock() -> Result<(), String> {
     let root = repo_root();
+    let input = root.join("listings/requirements.in");
+    let requirements_in = std::fs::read_to_string(&input)
+        .map_err(|e| format!("cannot read {}: {e}", input.display()))?;
+    let uv = uv_pin(&requirements_in)?;
     let scratch =
         std::env::temp_dir().join(format!("guide-uv-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&scratch);
@@ -379,7 +390,7 @@ fn python_lock() -> Result<(), String> {
         "install",
         "--quiet",
         "--disable-pip-version-check",
-        UV,
+        uv,
     ]))?;
     let lock = root.join("listings/requirements.txt");
     let out = Command::new(bin.join("uv"))

@@ -4,8 +4,11 @@
 //! lock file, `listings/requirements.txt` (every package with its hashes).
 //! On first use `cargo test` creates `.venv/py3.X/` at the repository root
 //! for each CPython 3.11+ it finds, installs the lock into it with
-//! `pip install --require-hashes`, and reuses it while the lock is
-//! unchanged. Offline, or with no CPython 3.11+, the callers report a skip
+//! `uv pip install --require-hashes`, and reuses it while the lock is
+//! unchanged. uv itself (pinned with its hashes in the same lock) is
+//! installed once by pip into `.venv/uv/`: it installs the three
+//! environments in seconds from one download cache, where pip took
+//! minutes (README, "Build and test times"). Offline, or with no CPython 3.11+, the callers report a skip
 //! with the reason (a failure under `REQUIRE_SERVICES=1`).
 //!
 //! Interpreters: `GUIDE_PYTHONS` (a `PATH`-style list) when set; otherwise
@@ -149,23 +152,21 @@ pub fn environment(interpreter: &Interpreter) -> Result<PathBuf, String> {
         interpreter.version
     );
     let _ = fs::remove_dir_all(&dir);
-    let made = run(Command::new(&interpreter.path)
-        .arg("-m")
-        .arg("venv")
-        .arg(&dir))
-    .and_then(|()| {
-        run(Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-            ])
-            .args(["--require-hashes", "--no-deps", "-r"])
-            .arg(lock_file()))
-    })
-    .and_then(|()| fs::write(&stamp, &lock).map_err(|e| e.to_string()));
+    let made = installer(interpreter, &lock)
+        .and_then(|uv| {
+            run(Command::new(&interpreter.path)
+                .args(["-m", "venv", "--without-pip"])
+                .arg(&dir))
+            .map(|()| uv)
+        })
+        .and_then(|uv| {
+            run(Command::new(uv)
+                .args(["pip", "install", "--quiet", "--python"])
+                .arg(&python)
+                .args(["--require-hashes", "--no-deps", "-r"])
+                .arg(lock_file()))
+        })
+        .and_then(|()| fs::write(&stamp, &lock).map_err(|e| e.to_string()));
     if let Err(e) = made {
         let _ = fs::remove_dir_all(&dir);
         return Err(format!(
@@ -174,6 +175,60 @@ pub fn environment(interpreter: &Interpreter) -> Result<PathBuf, String> {
         ));
     }
     Ok(python)
+}
+
+/// The `uv==...` entry of the lock, with its hashes, as a requirements
+/// file of its own.
+fn uv_requirement(lock: &str) -> Option<String> {
+    let mut lines = lock.lines().skip_while(|l| !l.starts_with("uv=="));
+    let mut entry = vec![lines.next()?];
+    for line in lines {
+        if !entry.last().is_some_and(|l| l.ends_with('\\')) {
+            break;
+        }
+        entry.push(line);
+    }
+    Some(entry.join("\n") + "\n")
+}
+
+/// uv, pinned and hash-checked through the lock, installed by pip into
+/// `.venv/uv/` once for every environment (they take turns on a lock).
+fn installer(interpreter: &Interpreter, lock: &str) -> Result<PathBuf, String> {
+    let requirement = uv_requirement(lock)
+        .ok_or("listings/requirements.txt pins no uv (see requirements.in)")?;
+    let dir = repo_root().join(".venv").join("uv");
+    let guard = File::create(repo_root().join(".venv").join("uv.lock"))
+        .map_err(|e| e.to_string())?;
+    guard
+        .lock()
+        .map_err(|e| format!("cannot lock the installer: {e}"))?;
+    let uv = dir.join("bin").join("uv");
+    let stamp = dir.join("installed-requirements.txt");
+    if uv.is_file()
+        && fs::read_to_string(&stamp).is_ok_and(|s| s == requirement)
+    {
+        return Ok(uv);
+    }
+    let _ = fs::remove_dir_all(&dir);
+    let made = run(Command::new(&interpreter.path)
+        .args(["-m", "venv"])
+        .arg(&dir))
+    .and_then(|()| fs::write(&stamp, &requirement).map_err(|e| e.to_string()))
+    .and_then(|()| {
+        run(Command::new(venv_python(&dir))
+            .args(["-m", "pip", "install", "--quiet"])
+            .args(["--disable-pip-version-check", "--require-hashes"])
+            .args(["--no-deps", "-r"])
+            .arg(&stamp))
+    });
+    match made {
+        Ok(()) if uv.is_file() => Ok(uv),
+        Ok(()) => Err(format!("pip installed no {}", uv.display())),
+        Err(e) => {
+            let _ = fs::remove_dir_all(&dir);
+            Err(e)
+        }
+    }
 }
 
 fn run(command: &mut Command) -> Result<(), String> {
@@ -294,4 +349,26 @@ pub fn pytest(package: &Path) {
             .collect()
     });
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::uv_requirement;
+
+    #[test]
+    fn the_uv_entry_is_cut_from_the_lock_with_its_hashes() {
+        let lock = "typos==1.52.0 \\\n    --hash=sha256:aa\n    # via -r x\n\
+                    uv==0.13.9 \\\n    --hash=sha256:bb \\\n    --hash=sha256:cc\n\
+                    \x20   # via -r x\nzipp==1 \\\n    --hash=sha256:dd\n";
+        assert_eq!(
+            uv_requirement(lock).as_deref(),
+            Some(
+                "uv==0.13.9 \\\n    --hash=sha256:bb \\\n    --hash=sha256:cc\n"
+            )
+        );
+        assert_eq!(
+            uv_requirement("pytest==9 \\\n    --hash=sha256:aa\n"),
+            None
+        );
+    }
 }
