@@ -109,7 +109,7 @@ impl Db {
 }
 // ANCHOR_END: db
 
-// ANCHOR: cache
+// ANCHOR: cache_get
 /// What a cache lookup found.
 #[derive(Debug, PartialEq)]
 pub enum Lookup {
@@ -149,7 +149,11 @@ impl Cache {
             },
         })
     }
+}
+// ANCHOR_END: cache_get
 
+// ANCHOR: cache_fill
+impl Cache {
     /// Plain cache-aside fill: SET with a jittered TTL, no questions asked.
     pub fn fill(
         &mut self,
@@ -180,7 +184,7 @@ fn encode(price: Option<i64>) -> (String, Ttl) {
         None => ("none".to_string(), MISSING_TTL),
     }
 }
-// ANCHOR_END: cache
+// ANCHOR_END: cache_fill
 
 // ANCHOR: lease
 /// Fills the key only if the reader's lease is still there, and spends it.

@@ -71,7 +71,7 @@ fn info_field<'a>(info: &'a str, field: &str) -> Option<&'a str> {
         .map(str::trim)
 }
 
-// ANCHOR: memcached_client
+// ANCHOR: memcached_io
 /// A reply memcached sent that this client cannot read.
 fn bad_reply(what: impl std::fmt::Display) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, format!("memcached: {what}"))
@@ -116,7 +116,11 @@ impl<S: Read + Write> Memcached<S> {
             .ok_or_else(|| bad_reply("no CRLF"))?;
         String::from_utf8(text.to_vec()).map_err(|_| bad_reply("not UTF-8"))
     }
+}
+// ANCHOR_END: memcached_io
 
+// ANCHOR: memcached_stats
+impl<S: Read + Write> Memcached<S> {
     /// One command, one reply line.
     pub fn call(
         &mut self,
@@ -151,9 +155,9 @@ impl<S: Read + Write> Memcached<S> {
         }
     }
 }
-// ANCHOR_END: memcached_client
+// ANCHOR_END: memcached_stats
 
-// ANCHOR: meta
+// ANCHOR: meta_reply
 /// A meta-get reply: the status, its flags, and the value if one came.
 #[derive(Debug, PartialEq)]
 pub struct Meta {
@@ -179,6 +183,9 @@ impl Meta {
     }
 }
 
+// ANCHOR_END: meta_reply
+
+// ANCHOR: meta_commands
 impl<S: Read + Write> Memcached<S> {
     /// `mg <key> <flags>`: `VA <size> <flags>` and a value, or `HD`/`EN`.
     pub fn meta_get(&mut self, key: &str, flags: &str) -> io::Result<Meta> {
@@ -228,7 +235,7 @@ impl<S: Read + Write> Memcached<S> {
         self.call(&line, Some(value))
     }
 }
-// ANCHOR_END: meta
+// ANCHOR_END: meta_commands
 
 /// Connects within 3 s and bounds every read and write to 5 s.
 pub fn connect(addr: &str) -> io::Result<Memcached<TcpStream>> {

@@ -106,6 +106,9 @@ impl Cache {
     }
 }
 
+// ANCHOR_END: cache
+
+// ANCHOR: load_and_fill
 /// Re-check the cache, then load and fill: whoever wins a flight or a lock
 /// runs this, since another winner may have filled the key meanwhile.
 /// Returns the price and whether this call loaded it.
@@ -121,7 +124,7 @@ async fn load_and_fill(
     cache.fill(id, price).await?;
     Ok((price, true))
 }
-// ANCHOR_END: cache
+// ANCHOR_END: load_and_fill
 
 // ANCHOR: single_flight
 /// At most one load per key at a time in this process. Callers that arrive
