@@ -1,13 +1,17 @@
 """Tests of 2.4's Python cache-aside (cache_aside.py). Without a server:
-TTL validation and exit code 77. Against PostgreSQL and Redis (skipped
+TTL validation, exit code 77, and functools.lru_cache running every
+concurrent miss. Against PostgreSQL and Redis (skipped
 when unreachable, unless REQUIRE_SERVICES=1): TTLs in range and jittered,
 hits and misses, negative caching, delete after commit, refused updates,
 unreadable entries and bad ids."""
 
+import functools
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cache_aside
@@ -61,6 +65,31 @@ def test_picked_ttls_stay_in_range_and_vary() -> None:
     picks = [PRICE_TTL.pick() for _ in range(200)]
     assert all(270 <= p <= 330 for p in picks)
     assert len(set(picks)) > 1
+
+
+def test_lru_cache_runs_every_concurrent_miss() -> None:
+    """functools.lru_cache has no single-flight: four threads that miss the
+    same key at once all run the function. The barrier lets none of them
+    return before all four are inside, so a cache that made the others wait
+    would break it (BrokenBarrierError after 5 s)."""
+    calls = 0
+    counting = threading.Lock()
+    inside = threading.Barrier(4)
+
+    @functools.lru_cache
+    def load(key: int) -> int:
+        nonlocal calls
+        with counting:
+            calls += 1
+        inside.wait(timeout=5)
+        return key * 2
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(load, [7, 7, 7, 7]))
+    assert results == [14, 14, 14, 14]
+    assert calls == 4
+    assert load.cache_info().misses == 4
+    assert load(7) == 14 and calls == 4  # now it is cached
 
 
 def test_without_redis_main_exits_77() -> None:
