@@ -109,6 +109,7 @@ class Policy:
         if self.algorithm == "gcra":
             args.append(self.burst or self.limit)
         return args
+
     # ANCHOR_END: policy
 
 
@@ -133,6 +134,7 @@ class Decision:
         if not self.allowed:
             fields["Retry-After"] = str(ceil_seconds(self.retry_after_ms))
         return fields
+
     # ANCHOR_END: decision
 
 
@@ -159,7 +161,10 @@ class RedisLimiter:
             args=self.policy.args(now),
         )
         allowed, remaining, reset_ms, retry_ms = (int(x) for x in reply)
-        return Decision(self.policy, allowed == 1, remaining, reset_ms, retry_ms)
+        return Decision(
+            self.policy, allowed == 1, remaining, reset_ms, retry_ms
+        )
+
     # ANCHOR_END: limiter
 
 
@@ -245,7 +250,9 @@ class Guard:
             decision = await self.limiter.hit(client)
         except RedisError as error:
             mode = "open" if self.fail_open else "closed"
-            self.metrics[f'ratelimit_store_errors_total{{policy="{name}"}}'] += 1
+            self.metrics[
+                f'ratelimit_store_errors_total{{policy="{name}"}}'
+            ] += 1
             log.warning(
                 "rate limit %s: Redis failed (%s), failing %s",
                 name,
@@ -260,6 +267,7 @@ class Guard:
             f'ratelimit_requests_total{{policy="{name}",outcome="{outcome}"}}'
         ] += 1
         return decision
+
     # ANCHOR_END: guard
 
 
@@ -355,7 +363,9 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(lifespan=lifespan)
 
     def guard(policy: Policy, fail_open: bool) -> Guard:
-        return Guard(RedisLimiter(store, policy, settings.prefix), fail_open, metrics)
+        return Guard(
+            RedisLimiter(store, policy, settings.prefix), fail_open, metrics
+        )
 
     def ip_of(request: Request) -> Address:
         peer = request.client.host if request.client else None
@@ -375,6 +385,7 @@ def create_app(settings: Settings) -> FastAPI:
             add_fields(response, decision)
 
         return dependency
+
     # ANCHOR_END: dependency
 
     global_guard = guard(settings.global_policy, fail_open=True)
@@ -396,6 +407,7 @@ def create_app(settings: Settings) -> FastAPI:
         response = await call_next(request)
         add_fields(response, decision)
         return response
+
     # ANCHOR_END: middleware
 
     # ANCHOR: handlers
@@ -411,6 +423,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def unavailable(request: Request, error: Unavailable) -> Response:
         # Fail closed: refuse, and say when to come back.
         return problem(503, "rate limiter unavailable", {"Retry-After": "5"})
+
     # ANCHOR_END: handlers
 
     # ANCHOR: routes
@@ -430,6 +443,7 @@ def create_app(settings: Settings) -> FastAPI:
     @app.post("/login", dependencies=[login_limit])
     async def login() -> dict[str, str]:
         return {"status": "checked"}
+
     # ANCHOR_END: routes
 
     @app.get("/healthz")
@@ -448,7 +462,9 @@ def app_from_env() -> FastAPI:
     """For `uvicorn --factory rate_limiting:app_from_env`."""
     if not log.handlers:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(
+            logging.Formatter("%(levelname)s %(name)s: %(message)s")
+        )
         log.addHandler(handler)
         log.setLevel(logging.INFO)
     return create_app(Settings.from_env(os.environ))
@@ -510,7 +526,7 @@ async def burst_then_drip(store: aioredis.Redis) -> None:
     for policy in policies:
         allowed = await allowed_times(store, policy, BURST_THEN_DRIP)
         first = sum(t < 60_000 for t in allowed)
-        label = policy.algorithm
+        label: str = policy.algorithm
         if policy.algorithm == "gcra":
             label += f" burst {policy.burst or policy.limit}"
         print(f"  {label:<16} {first:>2}, {len(allowed) - first:>2}")
@@ -539,11 +555,17 @@ async def demo(url: str) -> int:
     try:
         await store.ping()
     except RedisError as error:
-        print(f"rate_limiting: Redis at {url} unavailable: {error}", file=sys.stderr)
+        print(
+            f"rate_limiting: Redis at {url} unavailable: {error}",
+            file=sys.stderr,
+        )
         return 77
     try:
-        print("Lua scripts, SHA1 as EVALSHA sends it (the Rust listing agrees):")
-        for path in sorted(LUA.glob("rate_limit_*.lua")):
+        print(
+            "Lua scripts, SHA1 as EVALSHA sends it (the Rust listing agrees):"
+        )
+        for algorithm in get_args(Algorithm):
+            path = LUA / f"rate_limit_{algorithm}.lua"
             sha = hashlib.sha1(path.read_bytes()).hexdigest()
             print(f"  {path.name:<28} {sha}")
         await edge_of_window(store)
