@@ -271,13 +271,11 @@ class Guard:
     # ANCHOR_END: guard
 
 
-def problem(status: int, title: str, headers: Mapping[str, str]) -> Response:
+def problem(
+    status: int, title: str, headers: Mapping[str, str], **extra: object
+) -> Response:
     """An RFC 9457 problem details response."""
-    body: dict[str, object] = {"title": title, "status": status}
-    if status == 429:
-        body["type"] = (
-            "https://iana.org/assignments/http-problem-types#quota-exceeded"
-        )
+    body = {"title": title, "status": status, **extra}
     return JSONResponse(
         body,
         status_code=status,
@@ -287,9 +285,16 @@ def problem(status: int, title: str, headers: Mapping[str, str]) -> Response:
 
 
 def too_many(decision: Decision) -> Response:
-    response = problem(429, "Too Many Requests", {})
+    """429 with the draft's quota-exceeded problem type (section 5.1)."""
+    fields = decision.fields()
+    response = problem(
+        429,
+        "Too Many Requests",
+        {"Retry-After": fields["Retry-After"]},
+        type="https://iana.org/assignments/http-problem-types#quota-exceeded",
+        **{"violated-policies": [decision.policy.name]},
+    )
     add_fields(response, decision)
-    response.headers["Retry-After"] = decision.fields()["Retry-After"]
     return response
 
 

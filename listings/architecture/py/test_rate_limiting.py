@@ -532,7 +532,10 @@ def test_a_429_carries_retry_after_and_both_policies(
     assert first.headers.get_list("RateLimit")[0] == '"gcra";r=49;t=72'
     assert denied.status_code == 429
     assert denied.headers["Content-Type"] == "application/problem+json"
-    assert denied.json()["title"] == "Too Many Requests"
+    body = denied.json()
+    assert body["title"] == "Too Many Requests"
+    assert body["type"].endswith("/http-problem-types#quota-exceeded")
+    assert body["violated-policies"] == ["gcra"]
     retry_after = int(denied.headers["Retry-After"])
     assert 0 < retry_after <= 72  # one request every 72 s
     rate_limit = denied.headers.get_list("RateLimit")

@@ -275,6 +275,22 @@ fn problem(status: StatusCode, title: &str) -> Response {
     let content_type = [(header::CONTENT_TYPE, "application/problem+json")];
     (status, content_type, body.to_string()).into_response()
 }
+/// The draft's quota-exceeded problem type (section 5.1).
+fn too_many(policy: &str) -> Response {
+    let body = serde_json::json!({
+        "type": "https://iana.org/assignments/http-problem-types#quota-exceeded",
+        "title": "Too Many Requests",
+        "status": 429,
+        "violated-policies": [policy],
+    });
+    let content_type = [(header::CONTENT_TYPE, "application/problem+json")];
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        content_type,
+        body.to_string(),
+    )
+        .into_response()
+}
 // ANCHOR_END: fields
 
 // ANCHOR: client
@@ -458,7 +474,7 @@ where
             let mut response = if decision.allowed {
                 inner.call(request).await?
             } else {
-                problem(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests")
+                too_many(limiter.policy.name)
             };
             add_fields(response.headers_mut(), &limiter.policy, &decision);
             Ok(response)
@@ -695,7 +711,10 @@ mod tests {
         assert_eq!(denied.header("retry-after"), ["20"]);
         assert_eq!(denied.header("ratelimit"), ["\"t\";r=0;t=20"]);
         assert_eq!(denied.header("content-type"), ["application/problem+json"]);
-        assert!(denied.body.contains("\"Too Many Requests\""));
+        let body: serde_json::Value =
+            serde_json::from_str(&denied.body).unwrap();
+        assert_eq!(body["title"], "Too Many Requests");
+        assert_eq!(body["violated-policies"], serde_json::json!(["t"]));
     }
 
     #[tokio::test]
