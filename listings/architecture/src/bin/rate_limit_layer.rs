@@ -275,10 +275,13 @@ fn problem(status: StatusCode, title: &str) -> Response {
     let content_type = [(header::CONTENT_TYPE, "application/problem+json")];
     (status, content_type, body.to_string()).into_response()
 }
+const QUOTA_EXCEEDED: &str =
+    "https://iana.org/assignments/http-problem-types#quota-exceeded";
+
 /// The draft's quota-exceeded problem type (section 5.1).
 fn too_many(policy: &str) -> Response {
     let body = serde_json::json!({
-        "type": "https://iana.org/assignments/http-problem-types#quota-exceeded",
+        "type": QUOTA_EXCEEDED,
         "title": "Too Many Requests",
         "status": 429,
         "violated-policies": [policy],
@@ -414,6 +417,25 @@ pub struct RateLimit<S> {
 }
 // ANCHOR_END: layer
 
+// ANCHOR: failure
+impl Shared {
+    /// Redis failed: count it, say so, and refuse (fail closed) or not.
+    fn store_failed(&self, error: &RedisError) -> Option<Response> {
+        self.store_errors.fetch_add(1, Ordering::SeqCst);
+        let name = self.limiter.policy.name;
+        let mode = if self.fail_open { "open" } else { "closed" };
+        eprintln!("rate limit {name}: Redis failed ({error}), failing {mode}");
+        if self.fail_open {
+            return None;
+        }
+        let title = "rate limiter unavailable";
+        let mut refused = problem(StatusCode::SERVICE_UNAVAILABLE, title);
+        refused.headers_mut().insert(header::RETRY_AFTER, 5.into());
+        Some(refused)
+    }
+}
+// ANCHOR_END: failure
+
 // ANCHOR: service
 type BoxFuture =
     Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
@@ -447,29 +469,11 @@ where
             };
             let limiter = &shared.limiter;
             let decision = match limiter.hit(&client).await {
-                Ok(decision) => Some(decision),
-                Err(error) => {
-                    shared.store_errors.fetch_add(1, Ordering::SeqCst);
-                    let mode = if shared.fail_open { "open" } else { "closed" };
-                    let name = limiter.policy.name;
-                    eprintln!(
-                        "rate limit {name}: Redis failed ({error}), failing {mode}"
-                    );
-                    if !shared.fail_open {
-                        let mut refused = problem(
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            "rate limiter unavailable",
-                        );
-                        refused
-                            .headers_mut()
-                            .insert(header::RETRY_AFTER, 5.into());
-                        return Ok(refused);
-                    }
-                    None
-                }
-            };
-            let Some(decision) = decision else {
-                return inner.call(request).await; // failed open
+                Ok(decision) => decision,
+                Err(error) => match shared.store_failed(&error) {
+                    Some(refused) => return Ok(refused), // fail closed
+                    None => return inner.call(request).await, // fail open
+                },
             };
             let mut response = if decision.allowed {
                 inner.call(request).await?
