@@ -586,7 +586,7 @@ async fn delete_keys(client: &Client, prefix: &str) {
 }
 
 // ANCHOR: main
-async fn demo(client: Client) -> std::io::Result<()> {
+async fn demo(client: Client, prefix: &str) -> std::io::Result<()> {
     println!(
         "Lua scripts, SHA1 as EVALSHA sends it (the Python listing agrees):"
     );
@@ -594,16 +594,11 @@ async fn demo(client: Client) -> std::io::Result<()> {
         let hash = Script::new(algorithm.source()).get_hash().to_string();
         println!("  {:<28} {hash}", algorithm.file());
     }
-    let prefix = support::unique_name("rate_limit_layer");
     let ms = Arc::new(AtomicU64::new(1_000_000));
     let policy = Policy::new("hello", Algorithm::Gcra, 3, 60)
         .expect("3 per 60 s is a valid GCRA policy");
-    let limiter = Limiter::new(
-        client.clone(),
-        policy,
-        &prefix,
-        Clock::Manual(ms.clone()),
-    );
+    let limiter =
+        Limiter::new(client.clone(), policy, prefix, Clock::Manual(ms.clone()));
     let addr = serve(app(RateLimitLayer::new(limiter, true, &[]))).await?;
 
     println!("GET /hello five times, GCRA 3 per 60 s, the clock held still:");
@@ -617,19 +612,20 @@ async fn demo(client: Client) -> std::io::Result<()> {
     }
     let bad = send(addr, "/hello", &[("X-API-Key", "short")]).await?;
     println!("X-API-Key: short -> {} {}", bad.status, bad.body);
-    delete_keys(&client, &prefix).await;
+    delete_keys(&client, prefix).await;
     Ok(())
 }
+// ANCHOR_END: main
 
 fn main() {
     let client = support::redis::client_or_exit("rate_limit_layer");
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
-    if let Err(error) = runtime.block_on(demo(client)) {
+    let prefix = support::unique_name("rate_limit_layer");
+    if let Err(error) = runtime.block_on(demo(client, &prefix)) {
         eprintln!("rate_limit_layer: {error}");
         std::process::exit(1);
     }
 }
-// ANCHOR_END: main
 
 #[cfg(test)]
 mod tests {
