@@ -186,9 +186,10 @@ def client_ip(
     a trusted proxy: then it is read from the right (each proxy appends the
     address it saw), skipping trusted proxies. Entries left of the first
     untrusted one were written by the client and are ignored."""
-    if peer is None:
-        raise Refused(400, "no client address")
-    address = ipaddress.ip_address(peer)
+    try:
+        address = ipaddress.ip_address(peer or "")
+    except ValueError:  # no peer, or a Unix socket's path
+        raise Refused(400, "no client address") from None
     if not any(address in net for net in trusted):
         return address  # a client's own X-Forwarded-For proves nothing
     hops = [hop.strip() for value in forwarded_for for hop in value.split(",")]

@@ -113,9 +113,10 @@ def test_a_trusted_proxy_passing_garbage_is_a_400(xff: str) -> None:
     )
 
 
-def test_no_peer_address_is_a_400() -> None:
+@pytest.mark.parametrize("peer", [None, "", "/run/app.sock"])
+def test_no_peer_address_is_a_400(peer: str | None) -> None:
     with pytest.raises(rl.Refused, match="no client address"):
-        rl.client_ip(None, [], NETS)
+        rl.client_ip(peer, [], NETS)
 
 
 IP = ipaddress.ip_address("192.0.2.1")
