@@ -481,10 +481,15 @@ def no_redis() -> Iterator[Server]:
 def get_all(
     requests: Sequence[tuple[str, str, dict[str, str]]],
 ) -> list[httpx.Response]:
-    """Sends (method, url, headers) requests concurrently."""
+    """Sends (method, url, headers) requests concurrently, up to 50 at a
+    time. The timeout is generous (it also covers waiting for one of the 50
+    connections) so that a loaded CI machine does not fail the test."""
 
     async def go() -> list[httpx.Response]:
-        async with httpx.AsyncClient(timeout=10) as client:
+        async with httpx.AsyncClient(
+            timeout=httpx.Timeout(60.0),
+            limits=httpx.Limits(max_connections=50),
+        ) as client:
             return await asyncio.gather(
                 *(client.request(m, u, headers=h) for m, u, h in requests)
             )
