@@ -312,6 +312,7 @@ def add_fields(response: Response, decision: Decision | None) -> None:
 @dataclass(frozen=True)
 class Settings:
     redis_url: str
+    redis_timeout_s: float
     prefix: str
     global_policy: Policy
     route_limit: int
@@ -333,6 +334,7 @@ class Settings:
         keys = env.get("API_KEYS", "")
         return cls(
             redis_url=env.get("REDIS_URL", DEFAULT_REDIS_URL),
+            redis_timeout_s=float(env.get("RATELIMIT_REDIS_TIMEOUT", "0.5")),
             prefix=env.get("RATELIMIT_PREFIX", "ratelimit"),
             global_policy=Policy("global", "gcra", global_limit, global_window),
             route_limit=route_limit,
@@ -346,19 +348,19 @@ class Settings:
         )
 
 
-def redis_client(url: str) -> aioredis.Redis:
+def redis_client(url: str, timeout_s: float = 0.5) -> aioredis.Redis:
     """Short timeouts and no retries: a limiter that waits for Redis makes
     every request wait."""
     return aioredis.Redis.from_url(
         url,
-        socket_connect_timeout=0.5,
-        socket_timeout=0.5,
+        socket_connect_timeout=timeout_s,
+        socket_timeout=timeout_s,
         retry=Retry(NoBackoff(), 0),
     )
 
 
 def create_app(settings: Settings) -> FastAPI:
-    store = redis_client(settings.redis_url)
+    store = redis_client(settings.redis_url, settings.redis_timeout_s)
     metrics: Counter[str] = Counter()
 
     @asynccontextmanager
