@@ -159,7 +159,7 @@ def test_the_backfill_commits_one_transaction_per_batch(
 def test_a_blocked_migration_fails_fast_and_changes_nothing(
     database_url: str, schema: str
 ) -> None:
-    cfg = config(sqlalchemy_url(database_url), schema)
+    cfg = config(sqlalchemy_url(database_url), schema, lock_timeout="300ms")
     command.upgrade(cfg, "0001")
     with connect(database_url, schema) as holder:
         holder.autocommit = False

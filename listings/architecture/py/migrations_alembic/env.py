@@ -28,7 +28,8 @@ def run_online() -> None:
     # ANCHOR: lock_timeout
     # Every DDL statement waits at most 2 s for its lock, then fails with
     # 55P03 instead of queueing the application's queries behind it.
-    options = "-c lock_timeout=2s"
+    lock_timeout = config.get_main_option("lock_timeout", "2s")
+    options = f"-c lock_timeout={lock_timeout}"
     # ANCHOR_END: lock_timeout
     if SCHEMA:
         # The scratch schema first in search_path: the unqualified names
