@@ -180,11 +180,18 @@ def test_offline_sql_needs_no_server_and_commits_around_concurrently() -> None:
     cfg.output_buffer = out
     command.upgrade(cfg, "0003:0005", sql=True)
     lines = [line for line in out.getvalue().splitlines() if line]
-    index = lines.index(
+    cic = (
         "CREATE INDEX CONCURRENTLY customer_full_name_idx"
         " ON customer (full_name);"
     )
-    assert lines[index - 1 : index + 2 : 2] == ["COMMIT;", "BEGIN;"]
+    index = lines.index(cic)
+    assert lines[index - 2 : index + 3] == [
+        "COMMIT;",
+        "SET lock_timeout = 0;",
+        cic,
+        "RESET lock_timeout;",
+        "BEGIN;",
+    ]
     validate = lines.index(
         "ALTER TABLE customer VALIDATE CONSTRAINT full_name_present;"
     )

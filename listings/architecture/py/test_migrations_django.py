@@ -182,8 +182,10 @@ def test_sqlmigrate_shows_which_migrations_run_in_a_transaction(
     assert 'ALTER TABLE "customer" ADD COLUMN "full_name" text NULL;' in expand
     index = sql("0005")
     assert index == [
+        "SET lock_timeout = 0;",
         'CREATE INDEX CONCURRENTLY "customer_full_name_idx"'
-        ' ON "customer" ("full_name");'
+        ' ON "customer" ("full_name");',
+        "RESET lock_timeout;",
     ]
     not_null = sql("0004")
     assert "BEGIN;" not in not_null

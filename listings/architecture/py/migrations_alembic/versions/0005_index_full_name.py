@@ -17,12 +17,16 @@ def upgrade() -> None:
     # CONCURRENTLY cannot run in a transaction block (SQLSTATE 25001):
     # the autocommit block commits the migration's transaction first.
     with op.get_context().autocommit_block():
+        # It blocks no reads or writes, but waits for every older
+        # transaction in the database: no 2 s lock budget for it.
+        op.execute("SET lock_timeout = 0")
         op.create_index(
             "customer_full_name_idx",
             "customer",
             ["full_name"],
             postgresql_concurrently=True,
         )
+        op.execute("RESET lock_timeout")
 
 
 def downgrade() -> None:
