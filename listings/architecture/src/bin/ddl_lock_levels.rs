@@ -16,9 +16,10 @@
 //! - Without a server `main` exits with code 77 and the tests print
 //!   `skipped: ...` (a failure under `REQUIRE_SERVICES=1`).
 
-use std::time::Duration;
+use std::thread;
+use std::time::{Duration, Instant};
 
-use postgres::{Client, NoTls};
+use postgres::{Client, IsolationLevel, NoTls};
 
 /// `25001 CREATE INDEX ...`: the SQLSTATE and primary message.
 pub fn describe(e: &postgres::Error) -> String {
@@ -101,6 +102,53 @@ pub fn is_valid(c: &mut Client, index: &str) -> Result<bool, postgres::Error> {
 }
 // ANCHOR_END: concurrently
 
+// ANCHOR: waits
+/// A concurrent build waits for every transaction whose snapshot is older
+/// than its own, whatever table that transaction touched. Returns what the
+/// build was seen waiting on while a REPEATABLE READ transaction that read
+/// only `category` stayed open.
+pub fn build_waits_for_old_snapshots(
+    s: &Scratch,
+) -> Result<String, postgres::Error> {
+    let mut reader = s.session()?;
+    let mut report = reader
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .start()?;
+    report.query("SELECT count(*) FROM category", &[])?;
+    let mut builder = s.session()?;
+    let pid: i32 = builder.query_one("SELECT pg_backend_pid()", &[])?.get(0);
+    let build = thread::spawn(move || {
+        builder.batch_execute("CREATE INDEX CONCURRENTLY ON item (category_id)")
+    });
+    let mut observer = s.session()?;
+    let waiting = wait_event_of(&mut observer, pid);
+    report.commit()?;
+    let built = build.join().unwrap_or_else(|_| Ok(()));
+    built?;
+    Ok(waiting?.unwrap_or_else(|| "no lock wait seen".to_string()))
+}
+// ANCHOR_END: waits
+
+/// Polls `pg_stat_activity` until `pid` waits for a lock; returns the
+/// `wait_event_type/wait_event`, or `None` after 10 s.
+fn wait_event_of(
+    observer: &mut Client,
+    pid: i32,
+) -> Result<Option<String>, postgres::Error> {
+    let sql = "SELECT wait_event_type || '/' || wait_event
+               FROM pg_stat_activity
+               WHERE pid = $1 AND wait_event_type = 'Lock'";
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Some(row) = observer.query_opt(sql, &[&pid])? {
+            return Ok(Some(row.get(0)));
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+    Ok(None)
+}
+
 /// A scratch schema with `item` (1000 rows) and `category`, dropped on drop.
 pub struct Scratch {
     schema: String,
@@ -179,6 +227,9 @@ fn demo(s: &Scratch) -> Result<(), postgres::Error> {
     }
     let valid = is_valid(&mut c, "item_label")?;
     println!("  item_label is left behind, valid = {valid}");
+    println!("CREATE INDEX CONCURRENTLY while a REPEATABLE READ transaction");
+    println!("that read only category is open:");
+    println!("  waits for {}", build_waits_for_old_snapshots(s)?);
     c.batch_execute("DROP INDEX CONCURRENTLY item_label")?;
     Ok(())
 }
@@ -322,6 +373,33 @@ mod tests {
             )
             .unwrap_err();
         assert_eq!(err.code(), Some(&SqlState::ACTIVE_SQL_TRANSACTION));
+    }
+
+    #[test]
+    fn a_concurrent_build_waits_for_a_snapshot_on_another_table() {
+        let Some((s, mut c)) = session("ddl_lock_levels: snapshot") else {
+            return;
+        };
+        assert_eq!(
+            build_waits_for_old_snapshots(&s).unwrap(),
+            "Lock/virtualxid"
+        );
+        // With a lock budget the same wait ends in 55P03.
+        let mut reader = s.session().unwrap();
+        let mut report = reader
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .start()
+            .unwrap();
+        report.query("SELECT count(*) FROM category", &[]).unwrap();
+        c.batch_execute("SET lock_timeout = '200ms'").unwrap();
+        let err = c
+            .batch_execute("CREATE INDEX CONCURRENTLY k ON item (label)")
+            .unwrap_err();
+        assert_eq!(err.code(), Some(&SqlState::LOCK_NOT_AVAILABLE));
+        report.commit().unwrap();
+        // The timed-out build left an invalid index behind.
+        assert!(!is_valid(&mut c, "k").unwrap());
     }
 
     #[test]
