@@ -103,10 +103,10 @@ pub fn is_valid(c: &mut Client, index: &str) -> Result<bool, postgres::Error> {
 // ANCHOR_END: concurrently
 
 // ANCHOR: waits
-/// A concurrent build waits for every transaction whose snapshot is older
-/// than its own, whatever table that transaction touched. Returns what the
-/// build was seen waiting on while a REPEATABLE READ transaction that read
-/// only `category` stayed open.
+/// After its second scan a concurrent build waits for every transaction in
+/// the database whose snapshot predates that scan, whatever table it
+/// touched. Returns what the build was seen waiting on while a REPEATABLE
+/// READ transaction that read only `category` stayed open.
 pub fn build_waits_for_old_snapshots(
     s: &Scratch,
 ) -> Result<String, postgres::Error> {
@@ -124,7 +124,9 @@ pub fn build_waits_for_old_snapshots(
     let mut observer = s.session()?;
     let waiting = wait_event_of(&mut observer, pid);
     report.commit()?;
-    let built = build.join().unwrap_or_else(|_| Ok(()));
+    let built = build
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p));
     built?;
     Ok(waiting?.unwrap_or_else(|| "no lock wait seen".to_string()))
 }

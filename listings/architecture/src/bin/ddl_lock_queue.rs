@@ -53,7 +53,7 @@ pub fn describe(e: &postgres::Error) -> String {
     }
 }
 
-// ANCHOR: retry
+// ANCHOR: policy
 /// How long one attempt may wait for its lock, and how often to try.
 pub struct Policy {
     pub lock_timeout: Duration,
@@ -82,6 +82,9 @@ impl Policy {
     }
 }
 
+// ANCHOR_END: policy
+
+// ANCHOR: retry
 /// Runs `ddl` in its own transaction, waiting at most `lock_timeout` for
 /// each lock; on 55P03 rolls back, pauses and tries again. `on_retry` sees
 /// each failed attempt. Any other error is returned at once.
