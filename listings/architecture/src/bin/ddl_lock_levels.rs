@@ -236,6 +236,8 @@ fn demo(s: &Scratch) -> Result<(), postgres::Error> {
     Ok(())
 }
 
+// ANCHOR_END: main
+
 fn main() {
     let scratch = Scratch::create().unwrap_or_else(|e| {
         support::skip::exit_unavailable("ddl_lock_levels", "PostgreSQL", e)
@@ -245,7 +247,6 @@ fn main() {
         std::process::exit(1);
     }
 }
-// ANCHOR_END: main
 
 #[cfg(test)]
 mod tests {
@@ -355,6 +356,12 @@ mod tests {
         // Retrying the same statement trips over the leftover name.
         let again = c.batch_execute(unique).unwrap_err();
         assert_eq!(again.code(), Some(&SqlState::DUPLICATE_TABLE));
+        // IF NOT EXISTS looks at the name only: "success", still invalid.
+        c.batch_execute(
+            "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS u ON item (label)",
+        )
+        .unwrap();
+        assert!(!is_valid(&mut c, "u").unwrap());
         c.batch_execute("UPDATE item SET label = 'label ' || id")
             .unwrap();
         c.batch_execute("REINDEX INDEX CONCURRENTLY u").unwrap();

@@ -342,6 +342,8 @@ fn demo() -> Result<(), DdlError> {
     Ok(())
 }
 
+// ANCHOR_END: main
+
 fn main() {
     if let Err(e) = support::pg::connect(&support::pg::database_url()) {
         support::skip::exit_unavailable("ddl_lock_queue", "PostgreSQL", e);
@@ -351,7 +353,6 @@ fn main() {
         std::process::exit(1);
     }
 }
-// ANCHOR_END: main
 
 #[cfg(test)]
 mod tests {

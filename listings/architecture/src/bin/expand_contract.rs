@@ -346,6 +346,8 @@ fn demo(scratch: &Scratch) -> Result<(), MigrationError> {
     Ok(())
 }
 
+// ANCHOR_END: main
+
 fn main() {
     let scratch = Scratch::create().unwrap_or_else(|e| {
         support::skip::exit_unavailable("expand_contract", "PostgreSQL", e)
@@ -355,7 +357,6 @@ fn main() {
         std::process::exit(1);
     }
 }
-// ANCHOR_END: main
 
 #[cfg(test)]
 mod tests {
