@@ -24,6 +24,11 @@ DROP_SYNC_TRIGGER = """
 DROP TRIGGER customer_sync_name ON customer;
 DROP FUNCTION customer_sync_name()
 """
+RESTORE_NAME = """
+ALTER TABLE customer ADD COLUMN name text;
+UPDATE customer SET name = full_name;
+ALTER TABLE customer ALTER COLUMN name SET NOT NULL
+"""
 
 
 # ANCHOR: contract
@@ -31,6 +36,18 @@ class Migration(migrations.Migration):
     dependencies = (("shop", "0005_customer_full_name_idx"),)
     operations = (
         migrations.RunSQL(DROP_SYNC_TRIGGER, reverse_sql=SYNC_TRIGGER),
-        migrations.RemoveField(model_name="customer", name="name"),
+        # RemoveField alone would reverse as ADD COLUMN name text NOT NULL,
+        # which fails on a table with rows: spell out the way back.
+        migrations.SeparateDatabaseAndState(
+            database_operations=[
+                migrations.RunSQL(
+                    "ALTER TABLE customer DROP COLUMN name",
+                    reverse_sql=RESTORE_NAME,
+                ),
+            ],
+            state_operations=[
+                migrations.RemoveField(model_name="customer", name="name"),
+            ],
+        ),
     )
     # ANCHOR_END: contract
