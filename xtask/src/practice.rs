@@ -123,7 +123,10 @@ pub fn run_tests(
         .arg(&problem.tests)
         .current_dir(problems_py())
         .env("PRACTICE_FILE", file)
-        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env(
+            "PYTHONPYCACHEPREFIX",
+            support::python::bytecode_cache(python),
+        )
         .output()
         .map_err(|e| format!("cannot run pytest: {e}"))?;
     let report = format!(

@@ -23,7 +23,6 @@ def test_without_a_server_the_listing_exits_77() -> None:
     env = {
         **os.environ,
         "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
-        "PYTHONDONTWRITEBYTECODE": "1",
     }
     done = subprocess.run(
         [sys.executable, str(HERE / "migration_sql.py")],

@@ -57,7 +57,6 @@ def manage(
         "DATABASE_URL": url,
         "MIGRATIONS_DJANGO_SCHEMA": schema,
         "DJANGO_SETTINGS_MODULE": "migrations_django.settings",
-        "PYTHONDONTWRITEBYTECODE": "1",
         # The settings' 2 s, shortened so the blocked test is quick.
         "MIGRATIONS_DJANGO_LOCK_TIMEOUT": "300ms",
     }

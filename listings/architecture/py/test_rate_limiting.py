@@ -383,7 +383,7 @@ def start(env: dict[str, str]) -> Server:
             "--no-access-log",
         ],
         cwd=HERE,
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **env},
+        env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=log,
     )

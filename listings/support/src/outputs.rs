@@ -4,7 +4,8 @@
 //! `output/<program>.rs.txt` (and each Python script's in
 //! `output/<script>.py.txt`), which the chapters include. Its
 //! `tests/outputs.rs` calls [`check`], which runs every program and script,
-//! each script under every CPython 3.11+ found, and compares. To regenerate
+//! each script under every CPython 3.11+ found, and compares (or
+//! [`check_under`] the primary CPython only, for the server sections). To regenerate
 //! the files after changing a listing: `cargo xtask outputs`
 //! (`UPDATE_OUTPUTS=1` for this check).
 //!
@@ -139,7 +140,12 @@ fn first_difference(expected: &str, actual: &str) -> String {
     )
 }
 
-fn runs(package: &Path, update: bool, problems: &mut Vec<Verdict>) -> Vec<Run> {
+fn runs(
+    package: &Path,
+    pythons: python::Pythons,
+    update: bool,
+    problems: &mut Vec<Verdict>,
+) -> Vec<Run> {
     let output = package.join("output");
     let mut all = Vec::new();
     for name in programs(package) {
@@ -155,7 +161,7 @@ fn runs(package: &Path, update: bool, problems: &mut Vec<Verdict>) -> Vec<Run> {
     if scripts.is_empty() {
         return all;
     }
-    let interpreters = python::interpreters();
+    let interpreters = python::selected(pythons);
     if interpreters.is_empty() {
         problems.push(Verdict::Skipped(
             "Python listings: no CPython 3.11 or newer found".into(),
@@ -180,7 +186,7 @@ fn runs(package: &Path, update: bool, problems: &mut Vec<Verdict>) -> Vec<Run> {
             command
                 .arg(script)
                 .current_dir(script.parent().unwrap_or(package))
-                .env("PYTHONDONTWRITEBYTECODE", "1");
+                .env("PYTHONPYCACHEPREFIX", python::bytecode_cache(&python));
             let run = Run {
                 label: format!("{file} (Python {})", interpreter.version),
                 expected: output.join(format!("{file}.txt")),
@@ -198,9 +204,15 @@ fn runs(package: &Path, update: bool, problems: &mut Vec<Verdict>) -> Vec<Run> {
 /// Runs every listing of the package at `package` and compares its output
 /// with the captured file; panics with the whole list of failures.
 pub fn check(package: &Path) {
+    check_under(package, python::Pythons::Each);
+}
+
+/// [`check`], with the Python scripts run under the interpreters `pythons`
+/// selects (Sections 2 and 3: the primary one).
+pub fn check_under(package: &Path, pythons: python::Pythons) {
     let update = std::env::var("UPDATE_OUTPUTS").is_ok_and(|v| v == "1");
     let mut early = Vec::new();
-    let queue = Mutex::new(runs(package, update, &mut early));
+    let queue = Mutex::new(runs(package, pythons, update, &mut early));
     // A few at a time: some listings check timing with wide margins that a
     // fully loaded two-core machine could still eat into.
     let workers = std::thread::available_parallelism()

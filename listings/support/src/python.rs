@@ -117,6 +117,18 @@ pub fn environment_dir(version: &str) -> PathBuf {
     repo_root().join(".venv").join(format!("py{version}"))
 }
 
+/// Where an environment's Python keeps its compiled bytecode
+/// (`PYTHONPYCACHEPREFIX`): inside the environment, so the listings' folders
+/// get no `__pycache__`, and a package is compiled on its first import
+/// instead of on every run (uv installs without compiling).
+pub fn bytecode_cache(python: &Path) -> PathBuf {
+    python
+        .parent()
+        .and_then(Path::parent)
+        .unwrap_or(Path::new(""))
+        .join("pycache")
+}
+
 fn venv_python(dir: &Path) -> PathBuf {
     if cfg!(windows) {
         dir.join("Scripts").join("python.exe")
@@ -285,6 +297,124 @@ pub fn tool(name: &str) -> Result<PathBuf, String> {
     }
 }
 
+/// Which CPythons a package's Python listings and tests run under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pythons {
+    /// Every CPython 3.11+ found: for listings about Python itself
+    /// (Section 1, the coding problems' solutions), whose behaviour is what
+    /// changes between versions.
+    Each,
+    /// The primary one only: for listings about servers and the libraries
+    /// that talk to them (Sections 2 and 3), where the pinned library and
+    /// the server are the subject, and three runs would triple the time.
+    Primary,
+}
+
+/// The interpreters `pythons` selects, the primary one first.
+pub fn selected(pythons: Pythons) -> Vec<Interpreter> {
+    let mut all = interpreters();
+    if pythons == Pythons::Primary {
+        all.truncate(1);
+    }
+    all
+}
+
+/// Runs a package's pytest tests under the primary interpreter, one pytest
+/// process per `py/test_*.py` file, as many at once as there are cores
+/// (so two chapters' tests never share one process's state, such as
+/// Django's settings); panics with the failures.
+pub fn pytest_primary(package: &Path) {
+    let dir = package.join("py");
+    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                        n.starts_with("test_") && n.ends_with(".py")
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    assert!(!files.is_empty(), "no py/test_*.py in {}", dir.display());
+    let found = selected(Pythons::Primary)
+        .into_iter()
+        .next()
+        .ok_or("no CPython 3.11 or newer found (set GUIDE_PYTHONS or PYTHON)");
+    let Some(interpreter) =
+        crate::skip::in_test("pytest", "CPython 3.11+", found)
+    else {
+        return;
+    };
+    let label = format!("pytest on Python {}", interpreter.version);
+    let Some(python) = crate::skip::in_test(
+        &label,
+        "the environment",
+        environment(&interpreter),
+    ) else {
+        return;
+    };
+    let queue = std::sync::Mutex::new(files);
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(2, 4);
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut failed = Vec::new();
+                    loop {
+                        let next = queue.lock().expect("queue lock").pop();
+                        let Some(file) = next else { break };
+                        let name = file.file_name().unwrap_or_default();
+                        let label =
+                            format!("{label}: {}", name.to_string_lossy());
+                        failed.extend(run_pytest(&label, &python, &dir, &file));
+                    }
+                    failed
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("pytest runner"))
+            .collect()
+    });
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+/// One pytest process on `target` (a folder or a file); `None` when it
+/// passed (its summary line is printed), else the report.
+fn run_pytest(
+    label: &str,
+    python: &Path,
+    dir: &Path,
+    target: &Path,
+) -> Option<String> {
+    let out = Command::new(python)
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+        .arg(target)
+        .current_dir(dir)
+        .env_remove("PRACTICE_FILE")
+        .env("PYTHONPYCACHEPREFIX", bytecode_cache(python))
+        .output();
+    match out {
+        Ok(out) if out.status.success() => {
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            eprintln!("{label}: {}", stdout.lines().last().unwrap_or_default());
+            None
+        }
+        Ok(out) => Some(format!(
+            "{label} failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )),
+        Err(e) => Some(format!("{label}: cannot run: {e}")),
+    }
+}
+
 /// Runs a package's pytest tests (`py/test_*.py`) under every interpreter
 /// found, side by side; panics with the failures. No interpreter or no
 /// environment is a skip, or a failure under `REQUIRE_SERVICES=1`.
@@ -316,31 +446,7 @@ pub fn pytest(package: &Path) {
             .iter()
             .map(|(label, python)| {
                 let dir = &dir;
-                scope.spawn(move || {
-                    let out = Command::new(python)
-                        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
-                        .arg(dir)
-                        .current_dir(dir)
-                        .env_remove("PRACTICE_FILE")
-                        .env("PYTHONDONTWRITEBYTECODE", "1")
-                        .output();
-                    match out {
-                        Ok(out) if out.status.success() => {
-                            let stdout = String::from_utf8_lossy(&out.stdout);
-                            eprintln!(
-                                "{label}: {}",
-                                stdout.lines().last().unwrap_or_default()
-                            );
-                            None
-                        }
-                        Ok(out) => Some(format!(
-                            "{label} failed:\n{}{}",
-                            String::from_utf8_lossy(&out.stdout),
-                            String::from_utf8_lossy(&out.stderr)
-                        )),
-                        Err(e) => Some(format!("{label}: cannot run: {e}")),
-                    }
-                })
+                scope.spawn(move || run_pytest(label, python, dir, dir))
             })
             .collect();
         handles
