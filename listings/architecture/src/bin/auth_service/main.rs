@@ -359,15 +359,7 @@ async fn login(
         return Err(AuthError::InvalidCredentials);
     }
     let _: () = app.redis.clone().del(&counters[0].0).await?;
-    let family = hex(&random_bytes::<16>());
-    let (refresh, digest) = new_refresh_token();
-    app.db
-        .execute(
-            "INSERT INTO refresh_tokens (token_hash, family_id, user_id, \
-             expires_at) VALUES ($1, $2, $3, now() + make_interval(secs => $4))",
-            &[&digest, &family, &user_id, &(REFRESH_TTL as f64)],
-        )
-        .await?;
+    let (family, refresh) = start_family(&app, user_id).await?;
     token_response(&app, user_id, &family, refresh)
 }
 // ANCHOR_END: login
@@ -415,6 +407,24 @@ fn new_refresh_token() -> (String, Vec<u8>) {
     let token = URL_SAFE_NO_PAD.encode(random_bytes::<32>());
     let digest = Sha256::digest(token.as_bytes()).to_vec();
     (token, digest)
+}
+
+/// A new session: a family id and its first refresh token, stored hashed.
+async fn start_family(
+    app: &App,
+    user_id: i64,
+) -> Result<(String, String), AuthError> {
+    let family = hex(&random_bytes::<16>());
+    let (refresh, digest) = new_refresh_token();
+    app.db
+        .execute(
+            "INSERT INTO refresh_tokens
+                (token_hash, family_id, user_id, expires_at)
+            VALUES ($1, $2, $3, now() + make_interval(secs => $4))",
+            &[&digest, &family, &user_id, &(REFRESH_TTL as f64)],
+        )
+        .await?;
+    Ok((family, refresh))
 }
 
 /// A signed access token beside the refresh token, never to be cached.
@@ -506,7 +516,9 @@ async fn refresh(
     }
     Err(AuthError::InvalidRefreshToken)
 }
+// ANCHOR_END: refresh
 
+// ANCHOR: revoke
 async fn revoke_family(app: &App, family: &str) -> Result<(), AuthError> {
     app.db
         .execute(
@@ -517,7 +529,7 @@ async fn revoke_family(app: &App, family: &str) -> Result<(), AuthError> {
         .await?;
     Ok(())
 }
-// ANCHOR_END: refresh
+// ANCHOR_END: revoke
 
 // ANCHOR: bearer
 /// The token of `Authorization: Bearer <token>` (RFC 6750 §2.1).
@@ -601,17 +613,22 @@ async fn me(
     Ok(Json(json!({"sub": claims.sub})).into_response())
 }
 
-/// Ends the session: this access token at once (denylist), and the
-/// refresh-token family behind it.
+/// Ends the session: this access token at once (denylist by `jti`), the
+/// session's other access tokens (by `sid`), and its refresh tokens.
 async fn logout(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
 ) -> Result<Response, AuthError> {
     let claims = authenticate(&app, &headers).await?;
-    // Keep the entry as long as the token could still pass `exp`.
+    // Keep each entry as long as a token could still pass `exp`.
     let ttl = (claims.exp + LEEWAY).saturating_sub(now()).max(1);
-    let key = format!("{}:deny:jti:{}", app.prefix, claims.jti);
-    let _: () = app.redis.clone().set_ex(&key, 1, ttl).await?;
+    let jti = format!("{}:deny:jti:{}", app.prefix, claims.jti);
+    let sid = format!("{}:deny:sid:{}", app.prefix, claims.sid);
+    let _: () = redis::pipe()
+        .set_ex(&jti, 1, ttl)
+        .set_ex(&sid, 1, ACCESS_TTL + LEEWAY)
+        .query_async(&mut app.redis.clone())
+        .await?;
     revoke_family(&app, &claims.sid).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -247,6 +247,9 @@ fn unknown_and_garbage_refresh_tokens_are_401() {
 fn logout_denylists_the_jti_for_the_tokens_remaining_life() {
     run("logout_denylists", async |s| {
         let reply = logged_in(s).await;
+        let older = reply.field("access_token");
+        let token = reply.field("refresh_token");
+        let reply = refresh_with(s.addr, &token).await.unwrap();
         let access = reply.field("access_token");
         let bye = with_token(s.addr, "POST", "/auth/logout", &access).await;
         let bye = bye.unwrap();
@@ -262,7 +265,10 @@ fn logout_denylists_the_jti_for_the_tokens_remaining_life() {
         let remaining = exp.saturating_sub(now()) as i64;
         let upper = (ACCESS_TTL + LEEWAY) as i64;
         assert!(ttl >= remaining - 2 && ttl <= upper, "TTL {ttl}");
-        // The refresh token of that session is dead too.
+        // The session's earlier access token is dead too...
+        let before = with_token(s.addr, "GET", "/me", &older).await.unwrap();
+        assert_eq!(before.status, 401);
+        // ...and so is its refresh token.
         let token = reply.field("refresh_token");
         let refresh = refresh_with(s.addr, &token);
         assert_eq!(refresh.await.unwrap().status, 401);
