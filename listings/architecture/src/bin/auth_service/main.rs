@@ -401,7 +401,7 @@ async fn record_failure(
 }
 // ANCHOR_END: rate_limit
 
-// ANCHOR: issue
+// ANCHOR: new_family
 /// 256 random bits for the client, and the SHA-256 digest we keep.
 fn new_refresh_token() -> (String, Vec<u8>) {
     let token = URL_SAFE_NO_PAD.encode(random_bytes::<32>());
@@ -427,6 +427,9 @@ async fn start_family(
     Ok((family, refresh))
 }
 
+// ANCHOR_END: new_family
+
+// ANCHOR: issue
 /// A signed access token beside the refresh token, never to be cached.
 fn token_response(
     app: &App,
