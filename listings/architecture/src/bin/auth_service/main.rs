@@ -198,8 +198,14 @@ struct Keys {
 }
 
 // ANCHOR: keys
+/// A 2048-bit RSA key, made at start-up: no private key on disk.
+fn generate_private_key() -> Result<rsa::PrivateKey, String> {
+    rsa::PrivateKey::new(&mut rand::rng(), 2048).map_err(|e| e.to_string())
+}
+
 impl Keys {
-    /// A fresh RSA key pair; the `kid` is a digest of the public key.
+    /// Signing and verification keys; the `kid` is a digest of the public
+    /// key, so a new key pair gets a new `kid`.
     fn from_private(private: &rsa::PrivateKey) -> Result<Keys, String> {
         let private_der = private.to_pkcs1_der().map_err(|e| e.to_string())?;
         let public_der = private
@@ -229,10 +235,6 @@ fn validation() -> Validation {
     v
 }
 // ANCHOR_END: keys
-
-fn generate_private_key() -> Result<rsa::PrivateKey, String> {
-    rsa::PrivateKey::new(&mut rand::rng(), 2048).map_err(|e| e.to_string())
-}
 
 /// The service's shared state.
 struct App {
