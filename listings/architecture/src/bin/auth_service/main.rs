@@ -82,8 +82,12 @@ enum AuthError {
     /// No Bearer credentials at all: a bare challenge (RFC 6750 §3.1).
     #[error("authentication required")]
     MissingToken,
+    /// A malformed `Authorization` header (RFC 6750 §3.1).
     #[error("{0}")]
     InvalidRequest(&'static str),
+    /// A well-formed body with a value we refuse.
+    #[error("{0}")]
+    InvalidField(&'static str),
     #[error("{0}")]
     InvalidToken(&'static str),
     /// Wrong password and unknown user alike: one answer for both.
@@ -107,7 +111,9 @@ impl IntoResponse for AuthError {
         use AuthError::*;
         let (status, code) = match &self {
             MissingToken => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            InvalidRequest(_) | InvalidField(_) => {
+                (StatusCode::BAD_REQUEST, "invalid_request")
+            }
             InvalidToken(_) => (StatusCode::UNAUTHORIZED, "invalid_token"),
             InvalidCredentials => {
                 (StatusCode::UNAUTHORIZED, "invalid_credentials")
@@ -134,8 +140,8 @@ impl IntoResponse for AuthError {
         let body = json!({"error": code, "error_description": description});
         let mut response = (status, Json(body)).into_response();
         let headers = response.headers_mut();
-        if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::BAD_REQUEST)
-            && !matches!(self, BadBody(..))
+        if status == StatusCode::UNAUTHORIZED
+            || matches!(self, InvalidRequest(_))
         {
             headers.insert(WWW_AUTHENTICATE, header_value(&challenge));
         }
@@ -329,10 +335,10 @@ async fn login(
 ) -> Result<Response, AuthError> {
     let Json(LoginRequest { username, password }) = body?;
     if username.is_empty() || username.len() > 64 {
-        return Err(AuthError::InvalidRequest("username must be 1-64 bytes"));
+        return Err(AuthError::InvalidField("username must be 1-64 bytes"));
     }
     if password.len() > MAX_PASSWORD_BYTES {
-        return Err(AuthError::InvalidRequest("password too long"));
+        return Err(AuthError::InvalidField("password too long"));
     }
     let counters = [
         (

@@ -489,12 +489,15 @@ fn bad_bodies_get_clear_json_errors_and_cost_no_hash() {
         for (reply, status) in cases {
             assert_eq!(reply.status, status, "{reply:?}");
             assert_eq!(reply.field("error"), "invalid_body", "{reply:?}");
+            assert_eq!(reply.header("www-authenticate"), None);
             assert!(!reply.field("error_description").is_empty());
         }
         let long = "p".repeat(MAX_PASSWORD_BYTES + 1);
         let reply = login_as(s.addr, "alice", &long).await.unwrap();
         assert_eq!(reply.status, 400);
         assert_eq!(reply.field("error_description"), "password too long");
+        // A body problem, not a Bearer one: no challenge.
+        assert_eq!(reply.header("www-authenticate"), None);
         let reply = login_as(s.addr, "", "pw").await.unwrap();
         assert_eq!(reply.status, 400);
         let reply = http(s.addr, "POST", "/auth/refresh", &[json_type], "{")
