@@ -3,16 +3,17 @@
 //! Redis.
 //!
 //! Choices made here:
-//! - Passwords are hashed with Argon2id at OWASP's first listed minimum
-//!   (m = 19 MiB, t = 2, p = 1), off the async runtime. An unknown user is
-//!   checked against a dummy hash, so both failures cost one Argon2 run and
-//!   get the same answer (the counter `argon2_runs` proves it in tests).
+//! - Passwords are hashed with Argon2id at the minimum that OWASP's Password
+//!   Storage Cheat Sheet recommends first (m = 19 MiB, t = 2, p = 1), off the
+//!   async runtime. An unknown user is checked against a dummy hash, so both
+//!   failures cost one Argon2 run and get the same answer (the counter
+//!   `argon2_runs` proves it in tests).
 //! - Access tokens are JWTs signed with RS256 by a key pair generated at
 //!   start-up (no private key on disk); verification pins the algorithm,
 //!   the `typ` (`at+jwt`), the `kid`, `iss`, `aud`, `exp` and `nbf`.
 //! - Refresh tokens are 256 random bits, stored as SHA-256 digests in
 //!   PostgreSQL, rotated on every use; a rotated token presented again
-//!   revokes its whole family (RFC 9700 §4.14.2).
+//!   (reuse detection, RFC 9700 §4.14.2) revokes its whole family.
 //! - Logout puts the access token's `jti` on a Redis denylist whose TTL is
 //!   the token's remaining life plus the clock-skew leeway.
 //! - Failed logins are counted in Redis per account and per IP; past the
