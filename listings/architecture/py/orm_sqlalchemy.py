@@ -230,6 +230,8 @@ def pool_defaults(engine: Engine) -> dict[str, object]:
         "pool_size": pool.size(),
         "max_overflow": pool._max_overflow,
         "pool_timeout (s)": pool.timeout(),
+        "pool_recycle (s)": pool._recycle,
+        "pool_pre_ping": pool._pre_ping,
         "declared defaults": tuple(
             declared[name].default
             for name in ("pool_size", "max_overflow", "timeout")
@@ -357,8 +359,16 @@ def demo(url: str) -> None:
         print("\nconnection pool, create_engine(url) defaults")
         for key, value in pool_defaults(engine).items():
             print(f"{key}: {value}")
-        for key, value in server_connections(engine).items():
+        server = server_connections(engine)
+        for key, value in server.items():
             print(f"server {key} (default): {value}")
+        usable = (
+            server["max_connections"] - server["superuser_reserved_connections"]
+        )
+        most = engine.pool.size() + engine.pool._max_overflow  # type: ignore[attr-defined]
+        print(
+            f"processes that fit at {most} connections each: {usable // most}"
+        )
 
 
 def main() -> int:

@@ -145,6 +145,8 @@ def test_pool_defaults_are_queue_pool_5_10_30(engine: Engine) -> None:
         "pool_size": 5,
         "max_overflow": 10,
         "pool_timeout (s)": 30.0,
+        "pool_recycle (s)": -1,
+        "pool_pre_ping": False,
         "declared defaults": (5, 10, 30.0),
     }
 

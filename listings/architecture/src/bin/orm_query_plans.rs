@@ -104,6 +104,9 @@ pub fn explain(db: &mut Client, sql: &str) -> Result<Scan, PlanError> {
     summarise(&text)
 }
 
+// ANCHOR_END: scan
+
+// ANCHOR: summarise
 /// The JSON is `[{"Plan": {...}}]`; nodes nest in "Plans".
 pub fn summarise(json: &str) -> Result<Scan, PlanError> {
     let doc: Value = serde_json::from_str(json)?;
@@ -130,14 +133,17 @@ pub fn summarise(json: &str) -> Result<Scan, PlanError> {
 }
 
 /// The first node, depth first, that matches.
-fn find<'a>(node: &'a Value, hit: &dyn Fn(&Value) -> bool) -> Option<&'a Value> {
+fn find<'a>(
+    node: &'a Value,
+    hit: &dyn Fn(&Value) -> bool,
+) -> Option<&'a Value> {
     if hit(node) {
         return Some(node);
     }
     let children = node.get("Plans").and_then(Value::as_array)?;
     children.iter().find_map(|child| find(child, hit))
 }
-// ANCHOR_END: scan
+// ANCHOR_END: summarise
 
 impl std::fmt::Display for Scan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -201,8 +207,7 @@ pub fn column_order(db: &mut Client) -> Result<[Scan; 3], PlanError> {
 pub fn selectivity(db: &mut Client) -> Result<[Scan; 3], PlanError> {
     db.batch_execute("CREATE INDEX orders_status ON orders (status)")?;
     let rare = explain(db, "SELECT id FROM orders WHERE status = 'pending'")?;
-    let common =
-        explain(db, "SELECT id FROM orders WHERE status = 'shipped'")?;
+    let common = explain(db, "SELECT id FROM orders WHERE status = 'shipped'")?;
     db.batch_execute(
         "CREATE INDEX orders_pending ON orders (created_at)
              WHERE status = 'pending'",
