@@ -136,7 +136,7 @@ def lazy(session: Session) -> dict[str, int]:
     return {a.name: len(a.books) for a in authors}  # a query per author
 
 
-def selectin(session: Session) -> dict[str, int]:
+def select_in(session: Session) -> dict[str, int]:
     query = select(Author).options(selectinload(Author.books))
     authors = session.scalars(query.order_by(Author.id))
     return {a.name: len(a.books) for a in authors}  # 2: authors, IN (...)
@@ -318,7 +318,7 @@ def demo(url: str) -> None:
         expected = {f"author{a}": BOOKS_PER_AUTHOR for a in range(1, 11)}
         for label, work in [
             ("lazy loading in a loop (N+1)", lazy),
-            ("selectinload", selectin),
+            ("selectinload", select_in),
             ("joinedload", joined),
             ("GROUP BY, no objects", grouped),
         ]:

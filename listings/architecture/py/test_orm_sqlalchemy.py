@@ -64,21 +64,21 @@ def test_n_plus_one_grows_with_n_and_eager_loading_does_not(
 ) -> None:
     add_authors(engine, 7)
     assert len(counted(engine, orm.lazy)[1]) == 1 + N + 7
-    assert len(counted(engine, orm.selectin)[1]) == 2
+    assert len(counted(engine, orm.select_in)[1]) == 2
     assert len(counted(engine, orm.joined)[1]) == 1
 
 
 def test_eager_loads_and_group_by_give_the_lazy_answer(engine: Engine) -> None:
     lazy_answer = counted(engine, orm.lazy)[0]
     for work, statements in [
-        (orm.selectin, 2),
+        (orm.select_in, 2),
         (orm.joined, 1),
         (orm.grouped, 1),
     ]:
         answer, sent = counted(engine, work)
         assert (answer, len(sent)) == (lazy_answer, statements), work
-    selectin_sent = counted(engine, orm.selectin)[1]
-    assert " IN (" in selectin_sent[1].sql
+    select_in_sent = counted(engine, orm.select_in)[1]
+    assert " IN (" in select_in_sent[1].sql
     assert "LEFT OUTER JOIN" in counted(engine, orm.joined)[1][0].sql
 
 
