@@ -10,8 +10,8 @@ recorded by a `before_cursor_execute` listener on the engine:
 - load_only leaves columns out of the SELECT, and touching a deferred
   column costs one more query per row (another N+1) unless it raises;
 - bulk inserts: one INSERT per row when the session flushes row by row,
-  one statement per 1,000 rows ("insertmanyvalues") for add_all and for
-  session.execute(insert(Book), rows);
+  one multi-row INSERT per 1,000 rows ("insertmanyvalues") for add_all,
+  and one executemany() for session.execute(insert(Book), rows);
 - the engine's pool defaults, read from the installed SQLAlchemy, and the
   server's max_connections.
 
