@@ -123,6 +123,7 @@ pub fn run_tests(
         .arg(&problem.tests)
         .current_dir(problems_py())
         .env("PRACTICE_FILE", file)
+        .env_remove("PYTHONDONTWRITEBYTECODE")
         .env(
             "PYTHONPYCACHEPREFIX",
             support::python::bytecode_cache(python),

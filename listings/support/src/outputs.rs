@@ -186,6 +186,7 @@ fn runs(
             command
                 .arg(script)
                 .current_dir(script.parent().unwrap_or(package))
+                .env_remove("PYTHONDONTWRITEBYTECODE")
                 .env("PYTHONPYCACHEPREFIX", python::bytecode_cache(&python));
             let run = Run {
                 label: format!("{file} (Python {})", interpreter.version),

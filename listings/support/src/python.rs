@@ -398,6 +398,7 @@ fn run_pytest(
         .arg(target)
         .current_dir(dir)
         .env_remove("PRACTICE_FILE")
+        .env_remove("PYTHONDONTWRITEBYTECODE")
         .env("PYTHONPYCACHEPREFIX", bytecode_cache(python))
         .output();
     match out {
