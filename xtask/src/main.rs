@@ -259,12 +259,15 @@ fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
 
-/// Every listing package has a `tests/outputs.rs`; run them all, writing.
+/// Every listing package has a `tests/listings.rs` whose
+/// `captured_outputs_match_the_programs` runs its listings; run them all,
+/// writing.
 fn regenerate_outputs() -> Result<(), String> {
     run(cargo()
         .current_dir(repo_root())
         .env("UPDATE_OUTPUTS", "1")
-        .args(["test", "--quiet", "--test", "outputs"]))
+        .args(["test", "--quiet", "--test", "listings", "--"])
+        .arg("captured_outputs_match_the_programs"))
 }
 
 fn browser_test() -> Result<(), String> {

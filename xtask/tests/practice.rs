@@ -3,7 +3,7 @@
 //!
 //! Every problem's stub must fail its tests (stopping at the first failing
 //! case, which is all this needs to prove). The reference solutions pass
-//! their tests in `listings/problems/tests/python.rs`; here two of them go
+//! their tests in `listings/problems/tests/listings.rs`; here two of them go
 //! through the practice path (`PRACTICE_FILE`) to prove that a correct file
 //! is reported as passing.
 

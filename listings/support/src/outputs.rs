@@ -3,7 +3,7 @@
 //! A listing package keeps each program's standard output in
 //! `output/<program>.rs.txt` (and each Python script's in
 //! `output/<script>.py.txt`), which the chapters include. Its
-//! `tests/outputs.rs` calls [`check`], which runs every program and script,
+//! `tests/listings.rs` calls [`check`], which runs every program and script,
 //! each script under every CPython 3.11+ found, and compares (or
 //! [`check_under`] the primary CPython only, for the server sections). To regenerate
 //! the files after changing a listing: `cargo xtask outputs`
