@@ -21,23 +21,15 @@ import redis
 from cache_aside import MISSING_TTL, PRICE_TTL, Shop, Ttl
 
 HERE = Path(__file__).resolve().parent
-REQUIRED = os.environ.get("REQUIRE_SERVICES") == "1"
 
 
 @pytest.fixture
-def shop() -> Iterator[Shop]:
+def shop(database_url: str, redis_url: str) -> Iterator[Shop]:
     """A shop on a scratch table (products 1 and 2), dropped afterwards;
-    skips (or fails, with REQUIRE_SERVICES=1) without the servers."""
-    url = os.environ.get("DATABASE_URL", cache_aside.DEFAULT_DATABASE_URL)
-    redis_url = os.environ.get("REDIS_URL", cache_aside.DEFAULT_REDIS_URL)
-    try:
-        conn = psycopg.connect(url, autocommit=True, connect_timeout=5)
-        r = redis.Redis.from_url(redis_url, socket_connect_timeout=3)
-        r.ping()
-    except (psycopg.OperationalError, redis.RedisError) as error:
-        if REQUIRED:
-            raise
-        pytest.skip(f"PostgreSQL or Redis unreachable: {error}")
+    skips (or fails, with REQUIRE_SERVICES=1) without the servers
+    (conftest.py)."""
+    conn = psycopg.connect(database_url, autocommit=True, connect_timeout=5)
+    r = redis.Redis.from_url(redis_url, socket_connect_timeout=3)
     with conn:
         table = cache_aside.create_table(conn)
         try:

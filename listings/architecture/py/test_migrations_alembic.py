@@ -28,19 +28,6 @@ NEW = (
 )
 
 
-@pytest.fixture(scope="module")
-def database_url() -> str:
-    url = os.environ.get("DATABASE_URL", DEFAULT_URL)
-    try:
-        psycopg.connect(url, connect_timeout=5).close()
-    except psycopg.OperationalError as error:
-        if os.environ.get("REQUIRE_SERVICES") == "1":
-            raise
-        reason = str(error).strip().splitlines()[0]
-        pytest.skip(f"PostgreSQL unreachable at {url}: {reason}")
-    return url
-
-
 def sqlalchemy_url(url: str) -> str:
     """The same server, through SQLAlchemy's psycopg 3 dialect."""
     return url.replace("postgresql://", "postgresql+psycopg://", 1)

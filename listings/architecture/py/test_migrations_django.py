@@ -25,19 +25,6 @@ NEW = (
 )
 
 
-@pytest.fixture(scope="module")
-def database_url() -> str:
-    url = os.environ.get("DATABASE_URL", DEFAULT_URL)
-    try:
-        psycopg.connect(url, connect_timeout=5).close()
-    except psycopg.OperationalError as error:
-        if os.environ.get("REQUIRE_SERVICES") == "1":
-            raise
-        reason = str(error).strip().splitlines()[0]
-        pytest.skip(f"PostgreSQL unreachable at {url}: {reason}")
-    return url
-
-
 @pytest.fixture
 def schema(database_url: str) -> Iterator[str]:
     name = f"django_{os.getpid()}_{uuid.uuid4().hex[:12]}"

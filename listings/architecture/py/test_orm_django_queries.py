@@ -17,7 +17,6 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "orm_django_queries.py"
-DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -13,27 +13,11 @@ import orm_sqlalchemy as orm
 import pytest
 from orm_sqlalchemy import Author, Book, counted
 from sqlalchemy import Engine, create_engine, func, select, text
-from sqlalchemy.exc import InvalidRequestError, OperationalError
+from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import Session, joinedload, load_only
 
 HERE = Path(__file__).resolve().parent
 N = orm.AUTHORS
-
-
-@pytest.fixture(scope="module")
-def database_url() -> str:
-    url = os.environ.get("DATABASE_URL", orm.DEFAULT_URL)
-    try:
-        engine = create_engine(
-            orm.sqlalchemy_url(url), connect_args={"connect_timeout": 5}
-        )
-        engine.connect().close()
-        engine.dispose()
-    except OperationalError as error:
-        if os.environ.get("REQUIRE_SERVICES") == "1":
-            raise
-        pytest.skip(f"PostgreSQL unreachable at {url}: {orm.first_line(error)}")
-    return url
 
 
 @pytest.fixture

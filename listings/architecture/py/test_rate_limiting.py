@@ -39,8 +39,6 @@ from rate_limiting import Policy
 from redis.crc import key_slot
 
 HERE = Path(__file__).resolve().parent
-REQUIRED = os.environ.get("REQUIRE_SERVICES") == "1"
-URL = os.environ.get("REDIS_URL", rl.DEFAULT_REDIS_URL)
 KEY_A = "a" * 20
 KEY_B = "b" * 20
 
@@ -177,17 +175,6 @@ def test_settings_from_the_environment() -> None:
 
 
 # --- Against Redis: the scripts -------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> str:
-    try:
-        redis.Redis.from_url(URL, socket_connect_timeout=2).ping()
-    except redis.RedisError as error:
-        if REQUIRED:
-            raise
-        pytest.skip(f"Redis unreachable at {URL}: {error}")
-    return URL
 
 
 def allowed_times(url: str, policy: Policy, times: Sequence[int]) -> list[int]:
@@ -428,14 +415,14 @@ def prefix(redis_url: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def pair(prefix: str) -> Iterator[tuple[Server, Server]]:
+def pair(prefix: str, redis_url: str) -> Iterator[tuple[Server, Server]]:
     """Two app instances sharing Redis and one prefix: 50 requests per hour
     and route, loopback trusted as a proxy. Redis timeouts of 5 s instead of
     0.5: on a loaded machine, opening 100 connections at once can take
     longer than 0.5 s, and a route that fails open then lets requests
     through uncounted (which the metric would show)."""
     env = {
-        "REDIS_URL": URL,
+        "REDIS_URL": redis_url,
         "RATELIMIT_REDIS_TIMEOUT": "5",
         "RATELIMIT_PREFIX": prefix,
         "RATELIMIT_ROUTE": "50/3600",
@@ -455,12 +442,12 @@ def pair(prefix: str) -> Iterator[tuple[Server, Server]]:
 
 
 @pytest.fixture(scope="module")
-def untrusting(prefix: str) -> Iterator[Server]:
+def untrusting(prefix: str, redis_url: str) -> Iterator[Server]:
     """An instance whose only trusted proxies are in 10.0.0.0/8, so a
     loopback client is a client, and 5 requests a minute per address."""
     server = start(
         {
-            "REDIS_URL": URL,
+            "REDIS_URL": redis_url,
             "RATELIMIT_PREFIX": f"{prefix}-untrusting",
             "RATELIMIT_GLOBAL": "5/60",
             "TRUSTED_PROXIES": "10.0.0.0/8",

@@ -31,5 +31,5 @@ fn every_captured_output_belongs_to_a_listing() {
 
 #[test]
 fn python_listings_pass_their_tests() {
-    support::python::pytest_primary(package());
+    support::python::pytest(package());
 }

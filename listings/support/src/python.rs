@@ -323,7 +323,7 @@ pub fn selected(pythons: Pythons) -> Vec<Interpreter> {
 /// process per `py/test_*.py` file, as many at once as there are cores
 /// (so two chapters' tests never share one process's state, such as
 /// Django's settings); panics with the failures.
-pub fn pytest_primary(package: &Path) {
+pub fn pytest(package: &Path) {
     let dir = package.join("py");
     let mut files: Vec<PathBuf> = fs::read_dir(&dir)
         .map(|entries| {
@@ -414,48 +414,6 @@ fn run_pytest(
         )),
         Err(e) => Some(format!("{label}: cannot run: {e}")),
     }
-}
-
-/// Runs a package's pytest tests (`py/test_*.py`) under every interpreter
-/// found, side by side; panics with the failures. No interpreter or no
-/// environment is a skip, or a failure under `REQUIRE_SERVICES=1`.
-/// `PRACTICE_FILE` is cleared, so the reference solutions are what is tested.
-pub fn pytest(package: &Path) {
-    let dir = package.join("py");
-    let interpreters = interpreters();
-    let found = if interpreters.is_empty() {
-        Err("none found (set GUIDE_PYTHONS or PYTHON)")
-    } else {
-        Ok(())
-    };
-    if crate::skip::in_test("pytest", "CPython 3.11+", found).is_none() {
-        return;
-    }
-    let mut runs = Vec::new();
-    for (interpreter, env) in
-        interpreters.iter().zip(environments(&interpreters))
-    {
-        let label = format!("pytest on Python {}", interpreter.version);
-        if let Some(python) =
-            crate::skip::in_test(&label, "the environment", env)
-        {
-            runs.push((label, python));
-        }
-    }
-    let failures: Vec<String> = std::thread::scope(|scope| {
-        let handles: Vec<_> = runs
-            .iter()
-            .map(|(label, python)| {
-                let dir = &dir;
-                scope.spawn(move || run_pytest(label, python, dir, dir))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .filter_map(|h| h.join().expect("pytest runner"))
-            .collect()
-    });
-    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
 
 #[cfg(test)]
