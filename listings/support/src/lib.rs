@@ -7,6 +7,7 @@
 //! is the program's real output. It depends on nothing but std unless a
 //! feature asks for a server's client (`postgres`, `redis`).
 
+pub mod amqp;
 pub mod loopback;
 pub mod outputs;
 #[cfg(feature = "postgres")]
