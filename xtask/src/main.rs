@@ -259,14 +259,14 @@ fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
 
-/// Every listing package has a `tests/listings.rs` whose
+/// Every listing package has a `tests/listings.rs` whose ignored
 /// `captured_outputs_match_the_programs` runs its listings; run them all,
 /// writing.
 fn regenerate_outputs() -> Result<(), String> {
     run(cargo()
         .current_dir(repo_root())
         .env("UPDATE_OUTPUTS", "1")
-        .args(["test", "--quiet", "--test", "listings", "--"])
+        .args(["test", "--quiet", "--test", "listings", "--", "--ignored"])
         .arg("captured_outputs_match_the_programs"))
 }
 

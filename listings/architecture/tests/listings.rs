@@ -1,8 +1,19 @@
-//! The listings as a whole, in one test binary so that libtest runs the
-//! checks side by side: every captured output in `output/` is what its
-//! listing really prints (see `support::outputs`; `cargo xtask outputs`
-//! regenerates them), and the Python tests (`py/test_*.py`: FastAPI,
-//! SQLAlchemy, Django, Alembic and redis-py against the real servers) pass.
+//! The listings of Section 2 (backend architecture), one package alone.
+//!
+//! `cargo test` at the workspace root checks every package's listings at
+//! once, side by side, in xtask's guide-wide test
+//! (`xtask/tests/guide/listings.rs`): each captured output in `output/` is
+//! what its listing prints, and the pytest files pass. The ignored
+//! tests below run the same checks for this package alone:
+//!
+//! ```text
+//! cargo test -p architecture --test listings -- --ignored
+//! ```
+//!
+//! (`cargo xtask outputs` runs them with `UPDATE_OUTPUTS=1`.) This file
+//! also makes `cargo test` build the package's programs, which the
+//! guide-wide test runs.
+//!
 //! Python runs under the primary CPython only (`support::python::Pythons`):
 //! what it shows is the server and the pinned library, not the Python
 //! version.
@@ -16,11 +27,6 @@ fn package() -> &'static Path {
 }
 
 #[test]
-fn captured_outputs_match_the_programs() {
-    support::outputs::check_under(package(), Pythons::Primary);
-}
-
-#[test]
 fn every_captured_output_belongs_to_a_listing() {
     let orphans = support::outputs::orphans(package());
     assert!(
@@ -30,6 +36,13 @@ fn every_captured_output_belongs_to_a_listing() {
 }
 
 #[test]
-fn python_listings_pass_their_tests() {
+#[ignore = "run guide-wide by xtask's tests; alone: -- --ignored"]
+fn captured_outputs_match_the_programs() {
+    support::outputs::check_under(package(), Pythons::Primary);
+}
+
+#[test]
+#[ignore = "run guide-wide by xtask's tests; alone: -- --ignored"]
+fn python_tests_pass() {
     support::python::pytest(package());
 }

@@ -1,22 +1,29 @@
-//! The listings as a whole, in one test binary so that libtest runs the
-//! checks side by side: every captured output in `output/` is what its
-//! listing really prints, each Python solution under every CPython 3.11+
-//! found (see `support::outputs`; `cargo xtask outputs` regenerates them),
-//! and the Python solutions pass their tests (`py/test_*.py`: the
-//! question's examples, the edge cases, and Hypothesis property tests
-//! against a brute-force oracle). pytest runs under the primary CPython,
-//! one process per file: the solutions use nothing that differs between
-//! versions, and their outputs already run under each.
+//! The listings of Section 4 (coding problems), one package alone.
+//!
+//! `cargo test` at the workspace root checks every package's listings at
+//! once, side by side, in xtask's guide-wide test
+//! (`xtask/tests/guide/listings.rs`): each captured output in `output/` is
+//! what its listing prints, and the pytest files pass. The ignored
+//! tests below run the same checks for this package alone:
+//!
+//! ```text
+//! cargo test -p problems --test listings -- --ignored
+//! ```
+//!
+//! (`cargo xtask outputs` runs them with `UPDATE_OUTPUTS=1`.) This file
+//! also makes `cargo test` build the package's programs, which the
+//! guide-wide test runs.
+//!
+//! Each Python solution's output is checked under every CPython 3.11+
+//! found; pytest (the question's examples, the edge cases, Hypothesis
+//! property tests against a brute-force oracle) under the primary one.
 
 use std::path::Path;
 
+use support::python::Pythons;
+
 fn package() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-#[test]
-fn captured_outputs_match_the_programs() {
-    support::outputs::check(package());
 }
 
 #[test]
@@ -29,6 +36,13 @@ fn every_captured_output_belongs_to_a_listing() {
 }
 
 #[test]
-fn python_solutions_pass_their_tests() {
+#[ignore = "run guide-wide by xtask's tests; alone: -- --ignored"]
+fn captured_outputs_match_the_programs() {
+    support::outputs::check_under(package(), Pythons::Each);
+}
+
+#[test]
+#[ignore = "run guide-wide by xtask's tests; alone: -- --ignored"]
+fn python_tests_pass() {
     support::python::pytest(package());
 }

@@ -8,6 +8,7 @@
 //! feature asks for a server's client (`postgres`, `redis`).
 
 pub mod amqp;
+pub mod jobs;
 pub mod loopback;
 pub mod outputs;
 #[cfg(feature = "postgres")]

@@ -2,36 +2,23 @@
 //!
 //! A listing package keeps each program's standard output in
 //! `output/<program>.rs.txt` (and each Python script's in
-//! `output/<script>.py.txt`), which the chapters include. Its
-//! `tests/listings.rs` calls [`check`], which runs every program and script,
-//! each script under every CPython 3.11+ found, and compares (or
-//! [`check_under`] the primary CPython only, for the server sections). To regenerate
-//! the files after changing a listing: `cargo xtask outputs`
-//! (`UPDATE_OUTPUTS=1` for this check).
+//! `output/<script>.py.txt`), which the chapters include. [`jobs`] makes
+//! one check per program and per script (each script under every CPython
+//! 3.11+ found, or the primary one only for the server sections): run it,
+//! compare its output with the file. The guide-wide test in `xtask` runs
+//! every package's jobs side by side; [`check_under`] runs one package's
+//! (its `tests/listings.rs`, ignored by default). To regenerate the files
+//! after changing a listing: `cargo xtask outputs` (`UPDATE_OUTPUTS=1`).
 //!
 //! A listing that cannot reach what it needs exits with code 77 and says why
 //! on stderr: a skip, or a failure under `REQUIRE_SERVICES=1`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::Mutex;
 
+use crate::jobs::{self, Job, Verdict};
 use crate::python;
-use crate::skip::{EXIT_SKIP, services_required};
-
-/// One thing to run, and the file its output is compared with.
-struct Run {
-    label: String,
-    expected: PathBuf,
-    command: Command,
-}
-
-enum Verdict {
-    Same,
-    Updated,
-    Skipped(String),
-    Failed(String),
-}
+use crate::skip::EXIT_SKIP;
 
 /// The programs of a package: `src/bin/<name>.rs` or `src/bin/<name>/main.rs`.
 pub fn programs(package: &Path) -> Vec<String> {
@@ -86,8 +73,17 @@ fn binaries_dir() -> PathBuf {
         .expect("target profile folder")
 }
 
-fn judge(run: &Run, result: std::io::Result<Output>, update: bool) -> Verdict {
-    let name = &run.label;
+/// Whether `UPDATE_OUTPUTS=1` asks for the captured files to be rewritten.
+fn updating() -> bool {
+    std::env::var("UPDATE_OUTPUTS").is_ok_and(|v| v == "1")
+}
+
+fn judge(
+    name: &str,
+    expected: &Path,
+    result: std::io::Result<Output>,
+    update: bool,
+) -> Verdict {
     let out = match result {
         Ok(out) => out,
         Err(e) => return Verdict::Failed(format!("{name}: cannot run: {e}")),
@@ -107,23 +103,166 @@ fn judge(run: &Run, result: std::io::Result<Output>, update: bool) -> Verdict {
         return Verdict::Failed(format!("{name}: printed nothing"));
     }
     if update {
-        return match std::fs::write(&run.expected, &actual) {
+        return match std::fs::write(expected, &actual) {
             Ok(()) => Verdict::Updated,
             Err(e) => Verdict::Failed(format!("{name}: cannot write: {e}")),
         };
     }
-    match std::fs::read_to_string(&run.expected) {
+    match std::fs::read_to_string(expected) {
         Err(e) => Verdict::Failed(format!(
             "{name}: no captured output at {} ({e}); run `cargo xtask outputs`",
-            run.expected.display()
+            expected.display()
         )),
-        Ok(expected) if expected == actual => Verdict::Same,
-        Ok(expected) => Verdict::Failed(format!(
+        Ok(captured) if captured == actual => Verdict::Passed(String::new()),
+        Ok(captured) => Verdict::Failed(format!(
             "{name}: output differs from {}; run `cargo xtask outputs` if the change is intended\n{}",
-            run.expected.display(),
-            first_difference(&expected, &actual)
+            expected.display(),
+            first_difference(&captured, &actual)
         )),
     }
+}
+
+/// A program's binary, when it is newer than every source file it was
+/// built from: the guide-wide check runs the binaries that `cargo test`
+/// built just before, and must not compare the output of an old one (as
+/// after `cargo test -p xtask` alone, which builds no listing).
+fn fresh_binary(name: &str) -> Result<PathBuf, String> {
+    let binary =
+        binaries_dir().join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    let how = "`cargo test` at the workspace root builds every package's \
+               programs before it runs this check";
+    let built = std::fs::metadata(&binary)
+        .and_then(|m| m.modified())
+        .map_err(|_| {
+            format!("{name}: {} is not built ({how})", binary.display())
+        })?;
+    let stale = sources_of(&binary).into_iter().find(|source| {
+        std::fs::metadata(source)
+            .and_then(|m| m.modified())
+            .is_ok_and(|changed| changed > built)
+    });
+    match stale {
+        Some(source) => Err(format!(
+            "{name}: {} is older than {} ({how})",
+            binary.display(),
+            source.display()
+        )),
+        None => Ok(binary),
+    }
+}
+
+/// The source files `binary` was compiled from, read from the dep-info
+/// file (`deps/<name>-<hash>.d`) that rustc wrote beside the file cargo
+/// hard-linked to `binary`; empty where that cannot be found out.
+fn sources_of(binary: &Path) -> Vec<PathBuf> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(inode) = std::fs::metadata(binary).map(|m| m.ino()) else {
+            return Vec::new();
+        };
+        let stem = binary.file_name().unwrap_or_default().to_string_lossy();
+        let prefix = format!("{stem}-");
+        let deps = binary.with_file_name("deps");
+        let linked = entries(&deps).into_iter().find(|p| {
+            p.extension().is_none()
+                && p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
+                && std::fs::metadata(p).is_ok_and(|m| m.ino() == inode)
+        });
+        let Some(dep_info) = linked.map(|p| p.with_extension("d")) else {
+            return Vec::new();
+        };
+        let text = std::fs::read_to_string(dep_info).unwrap_or_default();
+        let root = crate::repo_root();
+        let mut sources: Vec<PathBuf> = text
+            .lines()
+            .filter(|line| !line.starts_with('#'))
+            .filter_map(|line| line.split_once(": ").map(|(_, rest)| rest))
+            .flat_map(str::split_whitespace)
+            .map(|p| root.join(p))
+            .collect();
+        sources.sort();
+        sources.dedup();
+        sources
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = binary;
+        Vec::new()
+    }
+}
+
+/// One job per program of the package: run it, compare its output.
+pub fn program_jobs(package: &Path) -> Vec<Job> {
+    let output = package.join("output");
+    let update = updating();
+    programs(package)
+        .into_iter()
+        .map(|name| {
+            let label = format!("{name}.rs");
+            let expected = output.join(format!("{label}.txt"));
+            Job::new(label.clone(), move || match fresh_binary(&name) {
+                Ok(binary) => judge(
+                    &label,
+                    &expected,
+                    Command::new(binary).output(),
+                    update,
+                ),
+                Err(why) => Verdict::Failed(why),
+            })
+        })
+        .collect()
+}
+
+/// One job per Python script of the package and interpreter `pythons`
+/// selects: run it in the project's environment (set up on first use),
+/// compare its output. When regenerating, the primary interpreter writes
+/// and the others are not run.
+pub fn script_jobs(package: &Path, pythons: python::Pythons) -> Vec<Job> {
+    let scripts = scripts(package);
+    if scripts.is_empty() {
+        return Vec::new();
+    }
+    let interpreters = python::selected(pythons);
+    if interpreters.is_empty() {
+        return vec![Job::new("Python listings", || {
+            Verdict::Skipped(
+                "Python listings: no CPython 3.11 or newer found".into(),
+            )
+        })];
+    }
+    let update = updating();
+    let output = package.join("output");
+    let mut all = Vec::new();
+    for (i, interpreter) in interpreters.into_iter().enumerate() {
+        if update && i > 0 {
+            break;
+        }
+        for script in &scripts {
+            let file = script.file_name().unwrap_or_default().to_string_lossy();
+            let label = format!("{file} (Python {})", interpreter.version);
+            let expected = output.join(format!("{file}.txt"));
+            let (script, interpreter) = (script.clone(), interpreter.clone());
+            let dir = script.parent().unwrap_or(package).to_path_buf();
+            all.push(Job::new(label.clone(), move || {
+                let python = match python::environment(&interpreter) {
+                    Ok(python) => python,
+                    Err(e) => {
+                        return Verdict::Skipped(format!("{label}: {e}"));
+                    }
+                };
+                let run = Command::new(&python)
+                    .arg(&script)
+                    .current_dir(dir)
+                    .env_remove("PYTHONDONTWRITEBYTECODE")
+                    .env("PYTHONPYCACHEPREFIX", python::bytecode_cache(&python))
+                    .output();
+                judge(&label, &expected, run, update)
+            }));
+        }
+    }
+    all
 }
 
 fn first_difference(expected: &str, actual: &str) -> String {
@@ -140,126 +279,13 @@ fn first_difference(expected: &str, actual: &str) -> String {
     )
 }
 
-fn runs(
-    package: &Path,
-    pythons: python::Pythons,
-    update: bool,
-    problems: &mut Vec<Verdict>,
-) -> Vec<Run> {
-    let output = package.join("output");
-    let mut all = Vec::new();
-    for name in programs(package) {
-        let binary = binaries_dir()
-            .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-        all.push(Run {
-            label: format!("{name}.rs"),
-            expected: output.join(format!("{name}.rs.txt")),
-            command: Command::new(binary),
-        });
-    }
-    let scripts = scripts(package);
-    if scripts.is_empty() {
-        return all;
-    }
-    let interpreters = python::selected(pythons);
-    if interpreters.is_empty() {
-        problems.push(Verdict::Skipped(
-            "Python listings: no CPython 3.11 or newer found".into(),
-        ));
-    }
-    // When regenerating, the primary interpreter writes; the others check.
-    let environments = python::environments(&interpreters);
-    for (i, (interpreter, env)) in
-        interpreters.iter().zip(environments).enumerate()
-    {
-        let python = match env {
-            Ok(python) => python,
-            Err(e) => {
-                problems
-                    .push(Verdict::Skipped(format!("Python listings: {e}")));
-                continue;
-            }
-        };
-        for script in &scripts {
-            let file = script.file_name().unwrap_or_default().to_string_lossy();
-            let mut command = Command::new(&python);
-            command
-                .arg(script)
-                .current_dir(script.parent().unwrap_or(package))
-                .env_remove("PYTHONDONTWRITEBYTECODE")
-                .env("PYTHONPYCACHEPREFIX", python::bytecode_cache(&python));
-            let run = Run {
-                label: format!("{file} (Python {})", interpreter.version),
-                expected: output.join(format!("{file}.txt")),
-                command,
-            };
-            if update && i > 0 {
-                continue;
-            }
-            all.push(run);
-        }
-    }
-    all
-}
-
-/// Runs every listing of the package at `package` and compares its output
-/// with the captured file; panics with the whole list of failures.
-pub fn check(package: &Path) {
-    check_under(package, python::Pythons::Each);
-}
-
-/// [`check`], with the Python scripts run under the interpreters `pythons`
-/// selects (Sections 2 and 3: the primary one).
+/// Every program and script of the package at `package`, `pythons`
+/// choosing the interpreters; panics with the whole list of failures.
+/// (The guide-wide test runs these jobs for every package at once.)
 pub fn check_under(package: &Path, pythons: python::Pythons) {
-    let update = std::env::var("UPDATE_OUTPUTS").is_ok_and(|v| v == "1");
-    let mut early = Vec::new();
-    let queue = Mutex::new(runs(package, pythons, update, &mut early));
-    // A few at a time: some listings check timing with wide margins that a
-    // fully loaded two-core machine could still eat into.
-    let workers = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .clamp(2, 4);
-    let mut verdicts: Vec<Verdict> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let next = queue.lock().expect("queue lock").pop();
-                        let Some(mut run) = next else { break };
-                        let result = run.command.output();
-                        done.push(judge(&run, result, update));
-                    }
-                    done
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("runner thread"))
-            .collect()
-    });
-    verdicts.extend(early);
-
-    let mut failures = Vec::new();
-    let (mut same, mut updated, mut skipped) = (0, 0, 0);
-    for verdict in verdicts {
-        match verdict {
-            Verdict::Same => same += 1,
-            Verdict::Updated => updated += 1,
-            Verdict::Skipped(why) if services_required() => failures.push(
-                format!("{why} (REQUIRE_SERVICES=1, so this is a failure)"),
-            ),
-            Verdict::Skipped(why) => {
-                skipped += 1;
-                eprintln!("skipped: {why}");
-            }
-            Verdict::Failed(why) => failures.push(why),
-        }
-    }
-    eprintln!("captured outputs: {same} unchanged, {updated} rewritten");
-    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
-    assert!(same + updated + skipped > 0, "no listing found");
+    let mut all = program_jobs(package);
+    all.extend(script_jobs(package, pythons));
+    jobs::assert_passed("captured outputs", &jobs::run(all));
 }
 
 /// Every file in `output/` belongs to a program or a script of the package.

@@ -90,8 +90,11 @@ fn cpython_version(path: &Path, min_minor: u32) -> Option<(u32, String)> {
 }
 
 /// Every CPython 3.11+ found, one per version, the primary one first.
+/// (Probed once per process: every check asks.)
 pub fn interpreters() -> Vec<Interpreter> {
-    cpythons_from(11)
+    static FOUND: std::sync::OnceLock<Vec<Interpreter>> =
+        std::sync::OnceLock::new();
+    FOUND.get_or_init(|| cpythons_from(11)).clone()
 }
 
 /// Every CPython 3.`min_minor`+ found, one per version, in the order of
@@ -319,13 +322,9 @@ pub fn selected(pythons: Pythons) -> Vec<Interpreter> {
     all
 }
 
-/// Runs a package's pytest tests under the primary interpreter, one pytest
-/// process per `py/test_*.py` file, as many at once as there are cores
-/// (so two chapters' tests never share one process's state, such as
-/// Django's settings); panics with the failures.
-pub fn pytest(package: &Path) {
-    let dir = package.join("py");
-    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+/// The pytest files of a package: `py/test_*.py`.
+fn pytest_files(package: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(package.join("py"))
         .map(|entries| {
             entries
                 .filter_map(|e| e.ok().map(|e| e.path()))
@@ -338,61 +337,62 @@ pub fn pytest(package: &Path) {
         })
         .unwrap_or_default();
     files.sort();
-    assert!(!files.is_empty(), "no py/test_*.py in {}", dir.display());
-    let found = selected(Pythons::Primary)
-        .into_iter()
-        .next()
-        .ok_or("no CPython 3.11 or newer found (set GUIDE_PYTHONS or PYTHON)");
-    let Some(interpreter) =
-        crate::skip::in_test("pytest", "CPython 3.11+", found)
-    else {
-        return;
-    };
-    let label = format!("pytest on Python {}", interpreter.version);
-    let Some(python) = crate::skip::in_test(
-        &label,
-        "the environment",
-        environment(&interpreter),
-    ) else {
-        return;
-    };
-    let queue = std::sync::Mutex::new(files);
-    let workers = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .clamp(2, 4);
-    let failures: Vec<String> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut failed = Vec::new();
-                    loop {
-                        let next = queue.lock().expect("queue lock").pop();
-                        let Some(file) = next else { break };
-                        let name = file.file_name().unwrap_or_default();
-                        let label =
-                            format!("{label}: {}", name.to_string_lossy());
-                        failed.extend(run_pytest(&label, &python, &dir, &file));
-                    }
-                    failed
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("pytest runner"))
-            .collect()
-    });
-    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+    files
 }
 
-/// One pytest process on `target` (a folder or a file); `None` when it
-/// passed (its summary line is printed), else the report.
+/// One job per `py/test_*.py` of the package: a pytest process of its own
+/// under the primary interpreter (so two chapters' tests never share one
+/// process's state, such as Django's settings).
+pub fn pytest_jobs(package: &Path) -> Vec<crate::jobs::Job> {
+    use crate::jobs::{Job, Verdict};
+    let dir = package.join("py");
+    pytest_files(package)
+        .into_iter()
+        .map(|file| {
+            let name = file.file_name().unwrap_or_default().to_string_lossy();
+            let label = format!("pytest {name}");
+            let dir = dir.clone();
+            Job::new(label.clone(), move || {
+                let Some(interpreter) =
+                    selected(Pythons::Primary).into_iter().next()
+                else {
+                    return Verdict::Skipped(format!(
+                        "{label}: no CPython 3.11 or newer found \
+                         (set GUIDE_PYTHONS or PYTHON)"
+                    ));
+                };
+                let label = format!("{label} (Python {})", interpreter.version);
+                let python = match environment(&interpreter) {
+                    Ok(python) => python,
+                    Err(e) => return Verdict::Skipped(format!("{label}: {e}")),
+                };
+                run_pytest(&label, &python, &dir, &file)
+            })
+        })
+        .collect()
+}
+
+/// Runs a package's pytest files side by side (see [`pytest_jobs`]);
+/// panics with the failures.
+pub fn pytest(package: &Path) {
+    let jobs = pytest_jobs(package);
+    assert!(
+        !jobs.is_empty(),
+        "no py/test_*.py in {}",
+        package.join("py").display()
+    );
+    crate::jobs::assert_passed("pytest", &crate::jobs::run(jobs));
+}
+
+/// One pytest process on `target` (a folder or a file): its summary line
+/// when it passed, else the report.
 fn run_pytest(
     label: &str,
     python: &Path,
     dir: &Path,
     target: &Path,
-) -> Option<String> {
+) -> crate::jobs::Verdict {
+    use crate::jobs::Verdict;
     let out = Command::new(python)
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
         .arg(target)
@@ -404,15 +404,16 @@ fn run_pytest(
     match out {
         Ok(out) if out.status.success() => {
             let stdout = String::from_utf8_lossy(&out.stdout);
-            eprintln!("{label}: {}", stdout.lines().last().unwrap_or_default());
-            None
+            let summary = stdout.lines().last().unwrap_or_default();
+            eprintln!("{label}: {summary}");
+            Verdict::Passed(summary.to_string())
         }
-        Ok(out) => Some(format!(
+        Ok(out) => Verdict::Failed(format!(
             "{label} failed:\n{}{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         )),
-        Err(e) => Some(format!("{label}: cannot run: {e}")),
+        Err(e) => Verdict::Failed(format!("{label}: cannot run: {e}")),
     }
 }
 

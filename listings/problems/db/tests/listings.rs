@@ -1,19 +1,38 @@
-//! Every captured output in `output/` is what its listing really prints
-//! (see `support::outputs`; `cargo xtask outputs` regenerates them).
+//! The listings of 4.8 (the database deadlock), one package alone.
+//!
+//! `cargo test` at the workspace root checks every package's listings at
+//! once, side by side, in xtask's guide-wide test
+//! (`xtask/tests/guide/listings.rs`): each captured output in `output/` is
+//! what its listing prints. The ignored
+//! tests below run the same checks for this package alone:
+//!
+//! ```text
+//! cargo test -p problems-db --test listings -- --ignored
+//! ```
+//!
+//! (`cargo xtask outputs` runs them with `UPDATE_OUTPUTS=1`.) This file
+//! also makes `cargo test` build the package's programs, which the
+//! guide-wide test runs.
 
 use std::path::Path;
 
-#[test]
-fn captured_outputs_match_the_programs() {
-    support::outputs::check(Path::new(env!("CARGO_MANIFEST_DIR")));
+use support::python::Pythons;
+
+fn package() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
 #[test]
 fn every_captured_output_belongs_to_a_listing() {
-    let orphans =
-        support::outputs::orphans(Path::new(env!("CARGO_MANIFEST_DIR")));
+    let orphans = support::outputs::orphans(package());
     assert!(
         orphans.is_empty(),
         "output files with no listing: {orphans:?}"
     );
+}
+
+#[test]
+#[ignore = "run guide-wide by xtask's tests; alone: -- --ignored"]
+fn captured_outputs_match_the_programs() {
+    support::outputs::check_under(package(), Pythons::Each);
 }

@@ -3,7 +3,7 @@
 //!
 //! Every problem's stub must fail its tests (stopping at the first failing
 //! case, which is all this needs to prove). The reference solutions pass
-//! their tests in `listings/problems/tests/listings.rs`; here two of them go
+//! their tests in the guide-wide listings check (`listings.rs`); here two of them go
 //! through the practice path (`PRACTICE_FILE`) to prove that a correct file
 //! is reported as passing.
 
@@ -64,7 +64,7 @@ fn problems_are_found_by_slug_name_or_number() {
 /// the chapter's `main.rs` passes it, through the functions behind
 /// `cargo xtask practice <problem> --rust`.
 #[test]
-#[ignore = "compiles every stub; run by CI: cargo test -p xtask --test practice -- --ignored"]
+#[ignore = "compiles every stub; run by CI: cargo test -p xtask --test guide -- --ignored practice::"]
 fn rust_stubs_fail_and_reference_solutions_pass() {
     let problems = practice::rust_problems();
     assert!(

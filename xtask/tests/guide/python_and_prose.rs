@@ -66,16 +66,30 @@ fn python_listings_pass_mypy_strict() {
     let Some(mypy) = tool(test, "mypy") else {
         return;
     };
-    // One folder at a time: folders may hold modules of the same name.
-    for dir in python_dirs() {
-        run(
-            test,
-            Command::new(&mypy)
-                .args(["--strict", "--config-file", "listings/pyproject.toml"])
-                .args(["--cache-dir", "target/mypy-cache"])
-                .arg(rel(&dir)),
-        );
-    }
+    // One mypy per folder (folders may hold modules of the same name), side
+    // by side, each with a cache of its own.
+    std::thread::scope(|scope| {
+        for dir in python_dirs() {
+            let mypy = &mypy;
+            scope.spawn(move || {
+                let name = dir
+                    .parent()
+                    .and_then(Path::file_name)
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned();
+                run(
+                    test,
+                    Command::new(mypy)
+                        .args(["--strict", "--config-file"])
+                        .arg("listings/pyproject.toml")
+                        .arg("--cache-dir")
+                        .arg(format!("target/mypy-cache/{name}"))
+                        .arg(rel(&dir)),
+                );
+            });
+        }
+    });
 }
 
 #[test]
