@@ -106,7 +106,8 @@ impl Shop {
             queue: support::unique_name("orders_placed"),
         };
         pg.batch_execute(&format!(
-            "CREATE SCHEMA {s}; SET search_path TO {s}; {SCHEMA} RESET search_path;",
+            "CREATE SCHEMA {s}; SET search_path TO {s};
+             {SCHEMA} RESET search_path;",
             s = shop.schema
         ))
         .await?;
@@ -168,7 +169,8 @@ impl Shop {
     ) -> Result<(), OutboxError> {
         let payload = serde_json::json!(event).to_string();
         let sql = format!(
-            "INSERT INTO {}.outbox (topic, payload) VALUES ('order.placed', $1)",
+            "INSERT INTO {}.outbox (topic, payload)
+             VALUES ('order.placed', $1)",
             self.schema
         );
         tx.execute(&sql, &[&payload]).await?;
@@ -390,7 +392,8 @@ async fn demo(
     println!("one poison message (no id, no order) published by hand");
     let seen = shop.consume(pg, channel).await?;
     println!(
-        "consumer: delivered {}, processed {}, duplicates dropped {}, rejected {}",
+        "consumer: delivered {}, processed {}, duplicates dropped {}, \
+         rejected {}",
         seen.delivered, seen.processed, seen.duplicates, seen.rejected
     );
     println!("shipments: {}", shop.count(pg, "shipments").await?);

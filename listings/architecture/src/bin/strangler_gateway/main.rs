@@ -83,7 +83,11 @@ impl TraceParent {
             flags: flags.into(),
         })
     }
+}
+// ANCHOR_END: traceparent
 
+// ANCHOR: trace_ids
+impl TraceParent {
     /// A new trace: random ids, sampled (this gateway records every call).
     pub fn new_root() -> TraceParent {
         let trace = rand::random::<u128>().max(1);
@@ -106,7 +110,7 @@ impl TraceParent {
         format!("00-{}-{}-{}", self.trace_id, self.parent_id, self.flags)
     }
 }
-// ANCHOR_END: traceparent
+// ANCHOR_END: trace_ids
 
 // ANCHOR: breaker
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,7 +150,11 @@ impl Breaker {
             BreakerState::Open { .. } | BreakerState::HalfOpen => false,
         }
     }
+}
+// ANCHOR_END: breaker
 
+// ANCHOR: breaker_record
+impl Breaker {
     pub fn record(&mut self, ok: bool, now: Instant) {
         let open = BreakerState::Open {
             until: now + self.open_for,
@@ -178,7 +186,7 @@ impl Breaker {
         }
     }
 }
-// ANCHOR_END: breaker
+// ANCHOR_END: breaker_record
 
 /// One running copy of a service, as the registry knows it.
 #[derive(Debug)]
