@@ -279,7 +279,9 @@ enum Attempt {
     TimedOut,
 }
 
-// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
+// Headers that describe one connection, not the message: RFC 9110 §7.6.1
+// names all but Trailer, kept from RFC 2616's list. A full proxy also
+// drops every field that the `Connection` header names; this one does not.
 const HOP_BY_HOP: [&str; 7] = [
     "connection",
     "keep-alive",
