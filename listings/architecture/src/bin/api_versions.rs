@@ -121,6 +121,9 @@ pub const CHANGES: &[Change] = &[
     },
 ];
 
+// ANCHOR_END: changes
+
+// ANCHOR: walk
 /// Renames a field, never over an existing one: a body that holds both
 /// names keeps both, and the strict core refuses the stray one.
 fn rename(object: &mut Map<String, Value>, from: &str, to: &str) {
@@ -151,7 +154,7 @@ pub fn upgrade(mut body: Value, pinned: ApiVersion) -> Value {
     }
     body
 }
-// ANCHOR_END: changes
+// ANCHOR_END: walk
 
 // ANCHOR: core
 /// The core: one model, in the newest shape only.
@@ -399,6 +402,9 @@ async fn get_customer(
     respond(&major, result)
 }
 
+// ANCHOR_END: handlers
+
+// ANCHOR: create
 async fn create_customer(
     State(release): State<Release>,
     Path(major): Path<String>,
@@ -429,6 +435,9 @@ async fn create_customer(
     respond(&major, result)
 }
 
+// ANCHOR_END: create
+
+// ANCHOR: respond
 /// The core's answer, walked back to the client's version.
 fn respond(
     major: &str,
@@ -457,7 +466,7 @@ pub fn app(release: Release) -> Router {
         .route("/{major}/customers", axum::routing::post(create_customer))
         .with_state(release)
 }
-// ANCHOR_END: handlers
+// ANCHOR_END: respond
 
 fn gone(id: &str) -> ApiError {
     ApiError::NoSuchCustomer(id.into())
@@ -1024,7 +1033,7 @@ mod tests {
     #[test]
     fn a_malformed_contract_is_an_error_not_a_pass() {
         let typo = r#"{"consumer": "x", "interactions": [{"method": "GET",
-            "path": "/v1/customers/1", "expect_stauts": 200,
+            "path": "/v1/customers/1", "expected_status": 200,
             "expect_body": {}}]}"#;
         assert!(serde_json::from_str::<Contract>(typo).is_err());
     }
