@@ -96,8 +96,9 @@ pub struct Change {
     pub summary: &'static str,
     /// Turns a response of this version into one of the version before.
     pub downgrade_response: fn(&mut Map<String, Value>),
-    /// Turns a request of the version before into one of this version.
-    pub upgrade_request: fn(&mut Map<String, Value>),
+    /// Turns a request of the version before into one of this version,
+    /// or refuses a field the version before did not have.
+    pub upgrade_request: fn(&mut Map<String, Value>) -> Result<(), String>,
 }
 
 /// Every breaking change since the oldest supported version, oldest first.
@@ -106,7 +107,7 @@ pub const CHANGES: &[Change] = &[
         version: V2025_01_15,
         summary: "`name` is renamed `display_name`",
         downgrade_response: |c| rename(c, "display_name", "name"),
-        upgrade_request: |c| rename(c, "name", "display_name"),
+        upgrade_request: |c| rename_request(c, "name", "display_name"),
     },
     Change {
         version: V2025_06_01,
@@ -117,15 +118,14 @@ pub const CHANGES: &[Change] = &[
                 c.insert("status".into(), json!("inactive"));
             }
         },
-        upgrade_request: |_| {}, // requests never carry a status
+        upgrade_request: |_| Ok(()), // requests never carry a status
     },
 ];
 
 // ANCHOR_END: changes
 
 // ANCHOR: walk
-/// Renames a field, never over an existing one: a body that holds both
-/// names keeps both, and the strict core refuses the stray one.
+/// Renames a response field, never over an existing one.
 fn rename(object: &mut Map<String, Value>, from: &str, to: &str) {
     if object.contains_key(to) {
         return;
@@ -133,6 +133,20 @@ fn rename(object: &mut Map<String, Value>, from: &str, to: &str) {
     if let Some(value) = object.remove(from) {
         object.insert(to.into(), value);
     }
+}
+
+/// Renames a request field; the new name is a field that an older client
+/// cannot know, so it is refused rather than silently accepted.
+fn rename_request(
+    object: &mut Map<String, Value>,
+    from: &str,
+    to: &str,
+) -> Result<(), String> {
+    if object.contains_key(to) {
+        return Err(format!("unknown field `{to}` in this version"));
+    }
+    rename(object, from, to);
+    Ok(())
 }
 
 /// Walks a newest-shape response back to `pinned`, newest change first.
@@ -146,13 +160,13 @@ pub fn downgrade(mut body: Value, pinned: ApiVersion) -> Value {
 }
 
 /// Walks a request made at `pinned` forward, oldest change first.
-pub fn upgrade(mut body: Value, pinned: ApiVersion) -> Value {
+pub fn upgrade(mut body: Value, pinned: ApiVersion) -> Result<Value, String> {
     if let Value::Object(object) = &mut body {
         for change in CHANGES.iter().filter(|c| c.version > pinned) {
-            (change.upgrade_request)(object);
+            (change.upgrade_request)(object)?;
         }
     }
-    body
+    Ok(body)
 }
 // ANCHOR_END: walk
 
@@ -415,8 +429,9 @@ async fn create_customer(
         // Malformed JSON or the wrong content type: axum says which.
         let Json(body) =
             body.map_err(|e| ApiError::Body(e.body_text(), e.status()))?;
-        let new: NewCustomer = serde_json::from_value(upgrade(body, version))
-            .map_err(|e| invalid(e.to_string()))?;
+        let body = upgrade(body, version).map_err(invalid)?;
+        let new: NewCustomer =
+            serde_json::from_value(body).map_err(|e| invalid(e.to_string()))?;
         if new.display_name.trim().is_empty() || !new.email.contains('@') {
             return Err(invalid("a name and an email address".into()));
         }
@@ -781,13 +796,16 @@ mod tests {
     #[test]
     fn an_old_request_is_upgraded_and_a_new_response_downgraded() {
         let old = json!({"name": "Alan Turing", "email": "a@example.com"});
-        let up = upgrade(old.clone(), V1);
+        let up = upgrade(old.clone(), V1).unwrap();
         assert_eq!(
             up,
             json!({"display_name": "Alan Turing", "email": "a@example.com"})
         );
         // A request already at the newest version is left alone.
-        assert_eq!(upgrade(up.clone(), V2025_06_01), up);
+        assert_eq!(upgrade(up.clone(), V2025_06_01).unwrap(), up);
+        // The newer name is not a field of the older version.
+        let err = upgrade(up.clone(), V1).unwrap_err();
+        assert!(err.contains("unknown field `display_name`"), "{err}");
         let newest = json!({"display_name": "G", "status": "paused"});
         assert_eq!(downgrade(newest.clone(), V2025_06_01), newest);
         assert_eq!(
@@ -956,12 +974,19 @@ mod tests {
             (json, r#"{"name": "Alan", "email": "nope"}"#, 422, "email"),
             (json, r#"{"name": 7, "email": "a@b"}"#, 422, "invalid type"),
             (json, "[1, 2]", 422, "invalid type"),
-            // The v2 name sent to v1 is not v1's field: refused, not mixed.
+            // The v2 name sent to v1 is not v1's field: refused, not mixed,
+            // whether it comes alone or next to the v1 name.
             (
                 json,
                 r#"{"display_name": "A", "name": "A", "email": "a@b"}"#,
                 422,
-                "unknown field",
+                "unknown field `display_name`",
+            ),
+            (
+                json,
+                r#"{"display_name": "A", "email": "a@b"}"#,
+                422,
+                "unknown field `display_name`",
             ),
         ] {
             let seen = post(&router, "/v1/customers", ctype, body);
