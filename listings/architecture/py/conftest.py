@@ -1,13 +1,13 @@
 """The servers every test file here talks to, as fixtures: the address from
-DATABASE_URL / REDIS_URL / AMQP_URL (the standard local defaults otherwise), checked
-with a short timeout. An unreachable server skips the tests that need it,
-saying why, or fails them when REQUIRE_SERVICES=1 (as in CI)."""
+DATABASE_URL / REDIS_URL / AMQP_URL (the standard local defaults otherwise),
+checked with a short timeout. An unreachable server skips the tests that need
+it, saying why, or fails them when REQUIRE_SERVICES=1 (as in CI)."""
 
 import os
 from typing import NoReturn
 
-import pika
-import pika.exceptions
+import pika  # type: ignore[import-untyped]
+import pika.exceptions  # type: ignore[import-untyped]
 import psycopg
 import pytest
 import redis
