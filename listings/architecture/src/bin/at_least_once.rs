@@ -343,6 +343,9 @@ pub async fn consume(
     }
 }
 
+// ANCHOR_END: consume
+
+// ANCHOR: settle
 /// Ack once the commit is done (or was done before); reject bad input
 /// for good; requeue a failure, which the broker counts and dead-letters
 /// past the delivery limit.
@@ -365,7 +368,7 @@ async fn settle(d: &Delivery, outcome: &Outcome) -> Result<(), Error> {
     }
     Ok(())
 }
-// ANCHOR_END: consume
+// ANCHOR_END: settle
 
 fn props() -> ConnectionProperties {
     ConnectionProperties::default()
@@ -710,7 +713,9 @@ async fn demo(url: &str) -> Result<(), Error> {
     let left = auto_ack_crash(url, &q).await?;
     println!("auto-ack consumer died before its effect: {left} left in queue");
     delete_queue(&ch, &q).await?;
+    // ANCHOR_END: main
 
+    // ANCHOR: main_run
     let r = run(10).await?;
     let t = &r.tally;
     println!(
@@ -737,7 +742,9 @@ async fn demo(url: &str) -> Result<(), Error> {
     for d in &r.dead {
         println!("  dead-lettered ({}): {}", d.reason, d.body);
     }
+    // ANCHOR_END: main_run
 
+    // ANCHOR: main_stream
     let s = support::unique_name("stream");
     declare_stream(&ch, &s).await?;
     let events: Vec<Vec<u8>> = ["a1", "b1", "a2", "b2", "a3", "b3"]
@@ -765,7 +772,7 @@ async fn demo(url: &str) -> Result<(), Error> {
     conn.close(200, "bye".into()).await?;
     Ok(())
 }
-// ANCHOR_END: main
+// ANCHOR_END: main_stream
 
 #[tokio::main]
 async fn main() {
