@@ -744,8 +744,8 @@ async fn demo(url: &str) -> Result<(), Error> {
     }
     // ANCHOR_END: main_run
 
-    // ANCHOR: main_stream
     let s = support::unique_name("stream");
+    // ANCHOR: main_stream
     declare_stream(&ch, &s).await?;
     let events: Vec<Vec<u8>> = ["a1", "b1", "a2", "b2", "a3", "b3"]
         .map(|e| e.into())
