@@ -29,10 +29,10 @@ use std::time::Duration;
 
 use lapin::message::{Delivery, DeliveryResult};
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicNackOptions,
-    BasicPublishOptions, BasicQosOptions, BasicRejectOptions,
-    ConfirmSelectOptions, ExchangeDeclareOptions, ExchangeDeleteOptions,
-    QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
+    BasicRejectOptions, ConfirmSelectOptions, ExchangeDeclareOptions,
+    ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
+    QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
@@ -347,8 +347,8 @@ pub async fn consume(
 
 // ANCHOR: settle
 /// Ack once the commit is done (or was done before); reject bad input
-/// for good; requeue a failure, which the broker counts and dead-letters
-/// past the delivery limit.
+/// for good; reject a failure with requeue, which the broker counts and
+/// dead-letters past the delivery limit.
 async fn settle(d: &Delivery, outcome: &Outcome) -> Result<(), Error> {
     match outcome {
         Outcome::Applied | Outcome::Duplicate => {
@@ -358,11 +358,9 @@ async fn settle(d: &Delivery, outcome: &Outcome) -> Result<(), Error> {
             d.reject(BasicRejectOptions { requeue: false }).await?;
         }
         Outcome::Failed(_) => {
-            let opts = BasicNackOptions {
-                requeue: true,
-                multiple: false,
-            };
-            d.nack(opts).await?;
+            // reject, not nack: from RabbitMQ 4.3 only a reject (or a
+            // dead consumer) counts toward the delivery limit
+            d.reject(BasicRejectOptions { requeue: true }).await?;
         }
         Outcome::Crashed(_) => {} // a dead process settles nothing
     }
