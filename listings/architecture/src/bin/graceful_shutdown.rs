@@ -363,7 +363,11 @@ async fn demo() -> ExitCode {
         describe(&seen.connect_after_drain)
     );
     println!("the request in flight:           {}", describe(&seen.slow));
-    println!("exit status: {:?}", seen.exit.code());
+    let code = seen
+        .exit
+        .code()
+        .map_or("none (a signal)".into(), |c| c.to_string());
+    println!("exit status: {code}");
     println!(
         "exited before the deadline: {}",
         seen.since_sigterm < timing.deadline
