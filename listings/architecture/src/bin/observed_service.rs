@@ -34,7 +34,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::Instrument;
 use tracing_subscriber::fmt::MakeWriter;
 
-// ANCHOR: traceparent
 /// W3C Trace Context: `version-traceid-parentid-flags`, lowercase hex.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TraceParent {
@@ -68,6 +67,7 @@ fn hex(
     }
 }
 
+// ANCHOR: traceparent
 pub fn parse_traceparent(value: &str) -> Result<TraceParent, TraceParentError> {
     let parts: Vec<&str> = value.trim().split('-').collect();
     let &[version, trace_id, parent_id, flags, ref rest @ ..] =
@@ -123,6 +123,9 @@ pub struct RouteLabels {
 /// Upper bounds in seconds; `+Inf` is added by the encoder.
 pub const BUCKETS: [f64; 5] = [0.05, 0.1, 0.25, 0.5, 1.0];
 
+// ANCHOR_END: metrics
+
+// ANCHOR: registry
 fn latency_histogram() -> Histogram {
     Histogram::new(BUCKETS)
 }
@@ -171,7 +174,7 @@ impl Metrics {
         text
     }
 }
-// ANCHOR_END: metrics
+// ANCHOR_END: registry
 
 impl Default for Metrics {
     fn default() -> Self {
