@@ -94,9 +94,11 @@ def init(transport: Transport, scrubbing: bool) -> None:
         transport=transport,
         release="shop@1.4.2",  # errors grouped by the release that made them
         environment="production",
-        data_collection={},  # the defaults: headers, query, user (2.75+)
+        # Replaces send_default_pii (deprecated since 2.72). Once it is set,
+        # include_local_variables and the EventScrubber are ignored: frame
+        # variables are collected unless switched off here.
+        data_collection={"stack_frame_variables": False},
         before_send=before_send if scrubbing else None,
-        include_local_variables=False,
         default_integrations=False,
     )
 

@@ -24,6 +24,20 @@ def captured(scrubbing: bool) -> tuple[CapturingTransport, str]:
     return transport, json.dumps(transport.events[0])
 
 
+def frames(event: Event) -> list[dict[str, Any]]:
+    exception: Any = event["exception"]
+    return [f for v in exception["values"] for f in v["stacktrace"]["frames"]]
+
+
+def test_frame_variables_are_not_collected() -> None:
+    """With data_collection set, include_local_variables=False would be
+    ignored: only stack_frame_variables=False keeps the WSGI environ (and
+    its Authorization header) out of the frames."""
+    transport, _ = captured(scrubbing=False)
+    assert frames(transport.events[0])
+    assert all("vars" not in frame for frame in frames(transport.events[0]))
+
+
 def test_without_before_send_personal_data_reaches_sentry() -> None:
     transport, text = captured(scrubbing=False)
     assert "ada@example.com" in text  # the user and the exception message
