@@ -9,8 +9,9 @@ imported, every process writes its values to files in that directory, and
 `MultiProcessCollector` adds them up at scrape time.
 
 Here the workers are `multiprocessing` processes started with `spawn` (a
-fresh interpreter, as a pre-fork server's re-exec gives), so the
-environment variable is read by each worker's own import. `main` sends the
+fresh interpreter, as `uvicorn --workers` starts them; gunicorn forks, so
+there the variable must be set before the master starts), and each
+worker's own import reads the environment variable. `main` sends the
 same requests to three workers in both modes and prints what each worker
 would answer to a scrape.
 """
