@@ -32,10 +32,9 @@ def timed(argv: list[str], as_pid1: bool = True) -> tuple[Outcome, float]:
 
 
 def test_outside_a_namespace_the_default_sigterm_kills() -> None:
-    outcome, took = timed(python_app(False), as_pid1=False)
+    outcome, _ = timed(python_app(False), as_pid1=False)
     assert outcome.returncode == -15
     assert not outcome.saw_sigterm and not outcome.needed_sigkill
-    assert took < GRACE
 
 
 def test_pid1_without_a_handler_ignores_sigterm() -> None:
@@ -49,11 +48,10 @@ def test_pid1_without_a_handler_ignores_sigterm() -> None:
 
 
 def test_exec_form_delivers_sigterm_to_the_app() -> None:
-    outcome, took = timed(python_app(True))
+    outcome, _ = timed(python_app(True))
     assert outcome.app_pid == 1
     assert outcome.saw_sigterm and not outcome.needed_sigkill
     assert outcome.returncode == 0
-    assert took < GRACE
 
 
 def test_shell_form_keeps_sigterm_from_the_app() -> None:
@@ -70,10 +68,9 @@ def test_shell_form_keeps_sigterm_from_the_app() -> None:
 
 def test_exec_in_the_shell_makes_the_app_pid1() -> None:
     handled = " ".join(python_app(True))
-    outcome, took = timed(["sh", "-c", f"echo migrate; exec {handled}"])
+    outcome, _ = timed(["sh", "-c", f"echo migrate; exec {handled}"])
     assert (outcome.app_pid, outcome.saw_sigterm) == (1, True)
     assert outcome.returncode == 0 and not outcome.needed_sigkill
-    assert took < GRACE
 
 
 def test_bash_execs_the_last_command_of_its_string() -> None:
@@ -89,11 +86,10 @@ def test_an_init_forwards_sigterm_to_an_app_without_handler() -> None:
     """With an init as PID 1 the app is PID 2, where SIG_DFL applies: the
     forwarded SIGTERM kills it, and the init exits 128 + 15."""
     argv = [sys.executable, str(HERE / "pid1_signals.py"), "init"]
-    outcome, took = timed([*argv, *python_app(False)])
+    outcome, _ = timed([*argv, *python_app(False)])
     assert outcome.app_pid == 2
     assert outcome.returncode == 143
     assert not outcome.needed_sigkill
-    assert took < GRACE
 
 
 def test_a_command_that_never_gets_ready_is_reported() -> None:

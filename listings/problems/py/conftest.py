@@ -22,6 +22,14 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from hypothesis import settings
+
+# No per-example deadline: `cargo test` runs every test file side by side
+# with the rest of the guide on two cores, and what these tests check is
+# the answers, not the time an example takes (the chapters' complexity
+# claims are measured by `cargo xtask bench`).
+settings.register_profile("guide", deadline=None)
+settings.load_profile("guide")
 
 HERE = Path(__file__).resolve().parent
 PRACTICE_FILE = "PRACTICE_FILE"
