@@ -338,8 +338,13 @@ def main() -> None:
     # 3.10+ with the GIL: no switch point inside `+=` (3.9 lost updates).
     assert not plain or not gil_enabled(), "+= lost updates"
     print(f"counter.value += 1, {RACE_THREADS} threads: lost updates: {plain}")
-    through_call = lost_updates(increment_through_a_call) > 0
-    assert through_call, "no update lost across a call"
+    # A race is a matter of chance: one run nearly always loses updates,
+    # but on a busy machine a run can pass without a switch at the wrong
+    # point, so up to five runs are made.
+    through_call = any(
+        lost_updates(increment_through_a_call) > 0 for _ in range(5)
+    )
+    assert through_call, "no update lost across a call in five runs"
     print(
         "counter.value = checked(counter.value), "
         f"{RACE_THREADS} threads: lost updates: {through_call}"
