@@ -23,6 +23,7 @@ const PACKAGES: &[(&str, Pythons)] = &[
     ("listings/problems", Pythons::Each),
     ("listings/problems/db", Pythons::Each),
     ("listings/architecture", Pythons::Primary),
+    ("listings/design", Pythons::Primary),
 ];
 
 /// The listing packages on disk: those with an `output/` folder.
