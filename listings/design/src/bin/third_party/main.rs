@@ -163,7 +163,10 @@ async fn inject(p: &Provider) -> Option<Response> {
             return Some(r);
         }
         Fault::Unavailable => {
-            return Some(answer(StatusCode::SERVICE_UNAVAILABLE, Body::empty()));
+            return Some(answer(
+                StatusCode::SERVICE_UNAVAILABLE,
+                Body::empty(),
+            ));
         }
         Fault::Slow(d) => tokio::time::sleep(d).await,
         Fault::Drop => return Some(answer(StatusCode::OK, Body::new(Dropped))),
