@@ -99,6 +99,7 @@ def session(attempts: int = 4) -> requests.Session:
         status_forcelist=(429, 502, 503, 504),
         allowed_methods=frozenset({"GET", "HEAD", "PUT", "DELETE"}),
         respect_retry_after_header=True,
+        retry_after_max=5,  # the default is 6 hours
         raise_on_status=False,  # hand back the last answer
     )
     s = requests.Session()

@@ -94,10 +94,9 @@ fn main() {
         n.uncached_demand_per_s
     );
     println!("retry amplification, provider down");
-    println!(
-        "  {ATTEMPTS_PER_LAYER} attempts x {LAYERS} layers       {:>8} calls per user action",
-        n.stacked_amplification
-    );
+    let (a, l) = (ATTEMPTS_PER_LAYER, LAYERS);
+    let stacked = n.stacked_amplification;
+    println!("  {a} attempts x {l} layers       {stacked:>8} calls per action");
     println!(
         "  one layer, 10% budget      {:>8.1} x the calls",
         n.budget_amplification

@@ -147,7 +147,7 @@ fn answer(status: StatusCode, body: Body) -> Response {
     response
 }
 
-// ANCHOR: provider
+// ANCHOR: inject
 /// Every request takes the next fault; `Ok` (or an empty schedule) lets
 /// the route answer.
 async fn inject(p: &Provider) -> Option<Response> {
@@ -188,6 +188,8 @@ async fn inject(p: &Provider) -> Option<Response> {
     }
 }
 
+// ANCHOR_END: inject
+
 async fn item(
     State(p): State<Arc<Provider>>,
     Path(id): Path<u64>,
@@ -218,6 +220,7 @@ async fn item(
     r
 }
 
+// ANCHOR: charge
 /// Charges once per `Idempotency-Key`: a retried POST with the same key
 /// gets the first answer again instead of a second charge.
 async fn charge(
@@ -242,7 +245,7 @@ async fn charge(
     }
     answer(StatusCode::CREATED, Body::from("{\"charged\":true}"))
 }
-// ANCHOR_END: provider
+// ANCHOR_END: charge
 
 async fn slow_item(State(p): State<Arc<Provider>>) -> Response {
     let now = p.seen.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
@@ -433,6 +436,9 @@ impl Breaker {
         }
     }
 
+    // ANCHOR_END: breaker
+
+    // ANCHOR: record
     /// The outcome of an attempt that `allow` let through.
     pub fn record(&mut self, healthy: bool, now: Instant) {
         let open = BreakerState::Open {
@@ -458,8 +464,8 @@ impl Breaker {
             (state @ BreakerState::Open { .. }, _) => state,
         };
     }
+    // ANCHOR_END: record
 }
-// ANCHOR_END: breaker
 
 // ---------------------------------------------------------------------
 // A token bucket in Redis, shared by every client instance.
