@@ -785,7 +785,7 @@ impl ProviderClient {
             Some(w) if w > self.policy.max_retry_after => {
                 Err(CallError::RetryAfterTooLong(w))
             }
-            other => Ok(other), // unparseable: our own backoff
+            other => Ok(other), // unparsable: our own backoff
         }
     }
 
