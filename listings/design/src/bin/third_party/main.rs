@@ -963,38 +963,52 @@ pub fn storm(
 }
 // ANCHOR_END: storm
 
+// ANCHOR: live
+/// 30 GETs through seeded schedule 2026 (200 faults), one at a time.
+async fn live(jitter: bool) -> std::io::Result<String> {
+    let slow = Duration::from_millis(400);
+    let provider = Provider::new(schedule(2026, 200, slow));
+    let url = serve(provider.clone()).await?;
+    let policy = Policy {
+        jitter,
+        breaker_threshold: 10,
+        ..Policy::default()
+    };
+    let client = ProviderClient::new(url, policy, 7);
+    let mut ok = 0;
+    for id in 0..30 {
+        let path = format!("/items/{id}");
+        ok += u32::from(client.call(Method::GET, &path, &[]).await.is_ok());
+    }
+    let name = if jitter { "full jitter" } else { "no jitter" };
+    let too_many = provider.seen.too_many.load(Ordering::SeqCst);
+    Ok(format!(
+        "{name:<14}{:>8}{:>8}{:>11.1}%",
+        provider.calls(),
+        too_many,
+        f64::from(ok) * 100.0 / 30.0
+    ))
+}
+// ANCHOR_END: live
+
 #[tokio::main]
 async fn main() {
     // ANCHOR: main
-    let slow = Duration::from_millis(400);
-    let faults = schedule(2026, 200, slow);
-    let provider = Provider::new(faults);
-    let url = serve(provider.clone()).await.unwrap_or_else(|e| {
-        support::skip::exit_unavailable("third_party", "a loopback port", e)
-    });
-    let client = ProviderClient::new(
-        url,
-        Policy {
-            breaker_threshold: 10,
-            ..Policy::default()
-        },
-        7,
+    println!("30 GETs, seeded fault schedule 2026, up to 4 attempts each:");
+    println!(
+        "{:<14}{:>8}{:>8}{:>12}",
+        "backoff", "calls", "429s", "succeeded"
     );
-    let (mut ok, mut failed) =
-        (0, std::collections::BTreeMap::<String, u32>::new());
-    for id in 0..30 {
-        match client.call(Method::GET, &format!("/items/{id}"), &[]).await {
-            Ok(_) => ok += 1,
-            Err(e) => *failed.entry(format!("{e:?}")).or_default() += 1,
+    for jitter in [false, true] {
+        match live(jitter).await {
+            Ok(line) => println!("{line}"),
+            Err(e) => support::skip::exit_unavailable(
+                "third_party",
+                "a loopback port",
+                e,
+            ),
         }
     }
-    println!("seeded schedule 2026, 30 GETs, up to 4 attempts each:");
-    println!(
-        "  provider saw {} calls, 429s {}",
-        provider.calls(),
-        provider.seen.too_many.load(Ordering::SeqCst)
-    );
-    println!("  succeeded {ok}/30, failed {failed:?}");
     println!();
     println!("retry storm: 1000 callers at once, 50 calls per 10 ms served,");
     println!("up to 6 attempts, backoff base 10 ms, cap 1 s (virtual time):");
