@@ -98,7 +98,9 @@ pub struct Seen {
     pub not_modified: AtomicU64,
     pub in_flight: AtomicU64,
     pub max_in_flight: AtomicU64,
-    pub charges: Mutex<HashMap<String, u64>>,
+    /// Requests per idempotency key that reached the charge: each key is
+    /// charged once, however many times it arrives.
+    pub charge_requests: Mutex<HashMap<String, u64>>,
     pub charges_without_key: AtomicU64,
 }
 
@@ -221,29 +223,31 @@ async fn item(
 }
 
 // ANCHOR: charge
-/// Charges once per `Idempotency-Key`: a retried POST with the same key
-/// gets the first answer again instead of a second charge.
+/// Keeps the first charge per `Idempotency-Key`: a retry with the same key
+/// gets the answer again, not a second charge. The charge is made before
+/// the answer is sent, so a dropped connection loses the answer, not the
+/// charge; a 429 or 503 refuses the request before any charge.
 async fn charge(
     State(p): State<Arc<Provider>>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(fault) = inject(&p).await {
-        return fault;
-    }
+    let dropped = match inject(&p).await {
+        Some(r) if r.status() != StatusCode::OK => return r, // refused
+        other => other, // `Some`: a connection to drop after the charge
+    };
     match headers.get("idempotency-key").and_then(|v| v.to_str().ok()) {
         Some(key) => {
-            *p.seen
-                .charges
-                .lock()
-                .unwrap()
-                .entry(key.into())
-                .or_default() += 1;
+            // The first request with a key charges; a retry finds the key.
+            let mut requests = p.seen.charge_requests.lock().unwrap();
+            *requests.entry(key.into()).or_default() += 1;
         }
         None => {
             p.seen.charges_without_key.fetch_add(1, Ordering::SeqCst);
         }
     }
-    answer(StatusCode::CREATED, Body::from("{\"charged\":true}"))
+    dropped.unwrap_or_else(|| {
+        answer(StatusCode::CREATED, Body::from("{\"charged\":true}"))
+    })
 }
 // ANCHOR_END: charge
 
@@ -251,7 +255,8 @@ async fn slow_item(State(p): State<Arc<Provider>>) -> Response {
     let now = p.seen.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     p.seen.max_in_flight.fetch_max(now, Ordering::SeqCst);
     p.seen.calls.fetch_add(1, Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // Far longer than the bulkhead's wait, even on a loaded machine.
+    tokio::time::sleep(Duration::from_millis(600)).await;
     p.seen.in_flight.fetch_sub(1, Ordering::SeqCst);
     answer(StatusCode::OK, Body::from("{}"))
 }

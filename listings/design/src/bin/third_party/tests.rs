@@ -216,24 +216,49 @@ async fn every_attempt_timing_out_ends_in_a_timeout_within_the_budget() {
 
 #[tokio::test]
 async fn a_post_without_a_key_is_never_retried() {
+    // The provider charges, then the connection drops: a retry would
+    // charge twice.
     let faults = vec![Fault::Drop, Fault::Ok];
     let (p, c) = setup(faults, fast()).await;
     let e = c.call(Method::POST, "/charges", &[]).await.unwrap_err();
     assert!(matches!(e, CallError::Connection(_)), "{e:?}");
     assert_eq!(p.calls(), 1);
-    assert_eq!(p.seen.charges_without_key.load(Ordering::SeqCst), 0);
+    assert_eq!(p.seen.charges_without_key.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
 async fn a_post_with_an_idempotency_key_is_retried_and_charged_once() {
-    // Slow: the provider charges, but our timeout fires first.
-    let faults = vec![Fault::Unavailable, Fault::Ok];
+    // The first attempt is charged but its answer is lost; the retry
+    // carries the same key, so the provider does not charge again.
+    let faults = vec![Fault::Drop, Fault::Ok];
     let (p, c) = setup(faults, fast()).await;
     let key = [("idempotency-key", "order-17".to_string())];
     let a = c.call(Method::POST, "/charges", &key).await.unwrap();
     assert_eq!(a.status, 201);
     assert_eq!(p.calls(), 2);
-    assert_eq!(p.seen.charges.lock().unwrap().get("order-17"), Some(&1));
+    let requests = p.seen.charge_requests.lock().unwrap();
+    assert_eq!(requests.len(), 1, "one key, so one charge");
+    assert_eq!(
+        requests.get("order-17"),
+        Some(&2),
+        "both reached the charge"
+    );
+    assert_eq!(p.seen.charges_without_key.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn a_refused_post_is_not_charged() {
+    let faults = vec![Fault::Unavailable, Fault::Ok];
+    let (p, c) = setup(faults, fast()).await;
+    let key = [("idempotency-key", "order-18".to_string())];
+    c.call(Method::POST, "/charges", &key).await.unwrap();
+    assert_eq!(p.calls(), 2);
+    let requests = p.seen.charge_requests.lock().unwrap();
+    assert_eq!(
+        requests.get("order-18"),
+        Some(&1),
+        "the 503 charged nothing"
+    );
 }
 
 #[tokio::test]
@@ -376,6 +401,7 @@ async fn the_bulkhead_bounds_calls_in_flight() {
     let policy = Policy {
         bulkhead: 2,
         bulkhead_wait: Duration::from_millis(30),
+        attempt_timeout: Duration::from_secs(2), // /slow takes 600 ms
         ..fast()
     };
     let (p, c) = setup(vec![], policy).await;
@@ -470,8 +496,14 @@ async fn two_instances_share_one_bucket_and_stay_under_the_limit() {
             capacity: 10,
             ms_per_token: 60_000, // no whole token refills during the test
         };
+        // A bulkhead wide enough that no call waits for a slot: this
+        // test is about the bucket.
+        let policy = Policy {
+            bulkhead: 16,
+            ..fast()
+        };
         let client =
-            ProviderClient::new(url.clone(), fast(), seed).with_bucket(bucket);
+            ProviderClient::new(url.clone(), policy, seed).with_bucket(bucket);
         instances.push(Arc::new(client));
     }
     let mut calls = Vec::new();
