@@ -13,7 +13,7 @@
 //!
 //! Run: `cargo xtask bench million_rpm` (needs PostgreSQL; about 30 s).
 
-// Its tests are not compiled here, nor its `main`.
+// Its `main` is unused here, and its tests do not run here.
 #[allow(dead_code, unused_imports)]
 #[path = "../../design/src/bin/load_shedding.rs"]
 mod load_shedding;
