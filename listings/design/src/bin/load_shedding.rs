@@ -188,7 +188,7 @@ pub struct Demo {
 /// admitted one must succeed, and the service must admit again after.
 pub async fn demo(url: &str, app: &App, limit: usize, burst: usize) -> Demo {
     let client = client();
-    let slow = format!("{url}/work?ms=300");
+    let slow = format!("{url}/work?ms=1000");
     let mut held = tokio::task::JoinSet::new();
     for _ in 0..limit {
         let (c, u) = (client.clone(), slow.clone());
