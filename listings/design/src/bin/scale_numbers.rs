@@ -183,8 +183,12 @@ mod tests {
 
     #[test]
     fn hpa_follows_the_documented_formula() {
-        // The Kubernetes docs' own example: 50 pods at 90% for a 75% target.
+        // The Kubernetes v1.33 tolerance blog post's example: 50 pods at
+        // 90% for a 75% target.
         assert_eq!(hpa(50, 90, 75, 0.1), 60);
+        // The HPA docs' example: 200m against 100m doubles, 50m halves.
+        assert_eq!(hpa(4, 200, 100, 0.1), 8);
+        assert_eq!(hpa(4, 50, 100, 0.1), 2);
         // Within the 10% tolerance, nothing changes.
         assert_eq!(hpa(50, 80, 75, 0.1), 50);
         assert_eq!(hpa(10, 30, 60, 0.1), 5);
