@@ -84,7 +84,10 @@ pub async fn send(
 
 fn parse(raw: &[u8]) -> std::io::Result<Reply> {
     let bad = || std::io::Error::other("malformed HTTP response");
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(bad)?;
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(bad)?;
     let text = std::str::from_utf8(&raw[..end]).map_err(|_| bad())?;
     let mut lines = text.split("\r\n");
     let status = lines
@@ -96,7 +99,11 @@ fn parse(raw: &[u8]) -> std::io::Result<Reply> {
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.to_ascii_lowercase(), v.trim().to_string()))
         .collect();
-    Ok(Reply { status, headers, body: raw[end + 4..].to_vec() })
+    Ok(Reply {
+        status,
+        headers,
+        body: raw[end + 4..].to_vec(),
+    })
 }
 
 pub const TUS: (&str, &str) = ("Tus-Resumable", "1.0.0");
@@ -148,7 +155,11 @@ pub async fn patch(
 pub fn temp_tus(ttl: u64, max_size: u64) -> std::sync::Arc<Tus> {
     let dir = std::env::temp_dir().join(support::unique_name("tus"));
     std::fs::create_dir_all(&dir).expect("temporary folder");
-    Tus::new(Config { dir, max_size, ttl: Duration::from_secs(ttl) })
+    Tus::new(Config {
+        dir,
+        max_size,
+        ttl: Duration::from_secs(ttl),
+    })
 }
 
 /// HEAD, repeated (up to 2 s) until the offset reaches `expected`: the
@@ -161,7 +172,8 @@ pub async fn settled_head(
     let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
     loop {
         let r = send(addr, "HEAD", url, &[TUS], b"").await?;
-        if r.offset() == Some(expected) || tokio::time::Instant::now() > deadline
+        if r.offset() == Some(expected)
+            || tokio::time::Instant::now() > deadline
         {
             return Ok(r);
         }
@@ -199,7 +211,11 @@ async fn session(addr: SocketAddr) -> std::io::Result<()> {
     let url = r.header("location").unwrap_or("/files/?").to_string();
     println!("POST Upload-Length {} -> {}", file.len(), r.status);
     let r = patch(addr, &url, 0, &file[..MIB], &[]).await?;
-    println!("PATCH offset 0, 1 MiB -> {} offset {:?}", r.status, r.offset());
+    println!(
+        "PATCH offset 0, 1 MiB -> {} offset {:?}",
+        r.status,
+        r.offset()
+    );
     // The connection drops after half of the second MiB.
     let (off, declared) = ("1048576", MIB as u64);
     let h = [TUS, OCTETS, ("Upload-Offset", off)];
@@ -208,8 +224,14 @@ async fn session(addr: SocketAddr) -> std::io::Result<()> {
     let _ = r.await; // the client saw the connection fail
     let r = settled_head(addr, &url, (MIB + MIB / 2) as u64).await?;
     let now = r.offset().unwrap_or(0);
-    println!("connection lost mid-PATCH; HEAD -> {} offset {now}", r.status);
-    println!("  cache-control: {}", r.header("cache-control").unwrap_or("-"));
+    println!(
+        "connection lost mid-PATCH; HEAD -> {} offset {now}",
+        r.status
+    );
+    println!(
+        "  cache-control: {}",
+        r.header("cache-control").unwrap_or("-")
+    );
     let r = patch(addr, &url, 0, &file[..10], &[]).await?;
     println!("PATCH with stale offset 0 -> {}", r.status);
     let rest = &file[now as usize..];
@@ -219,9 +241,17 @@ async fn session(addr: SocketAddr) -> std::io::Result<()> {
     println!("PATCH rest with a wrong sha1 -> {}", r.status);
     let sum = format!("sha256 {}", b64(&Sha256::digest(rest)));
     let r = patch(addr, &url, now, rest, &[("Upload-Checksum", &sum)]).await?;
-    println!("PATCH rest with its sha256 -> {} offset {:?}", r.status, r.offset());
+    println!(
+        "PATCH rest with its sha256 -> {} offset {:?}",
+        r.status,
+        r.offset()
+    );
     let r = send(addr, "GET", &url, &[], b"").await?;
-    println!("GET -> {} {}", r.status, r.header("content-type").unwrap_or("-"));
+    println!(
+        "GET -> {} {}",
+        r.status,
+        r.header("content-type").unwrap_or("-")
+    );
     for h in ["x-content-type-options", "content-disposition"] {
         println!("  {h}: {}", r.header(h).unwrap_or("-"));
     }

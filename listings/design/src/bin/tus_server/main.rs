@@ -88,8 +88,9 @@ impl IntoResponse for TusError {
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::ContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TypeNotAllowed => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Checksum => StatusCode::from_u16(460)
-                .unwrap_or(StatusCode::BAD_REQUEST),
+            Self::Checksum => {
+                StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST)
+            }
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Gone => StatusCode::GONE,
             Self::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -268,7 +269,10 @@ async fn discover(State(tus): State<Arc<Tus>>) -> Response {
     h.insert("tus-version", HeaderValue::from_static(TUS_VERSION));
     h.insert("tus-extension", HeaderValue::from_static(EXTENSIONS));
     h.insert("tus-max-size", tus.cfg.max_size.into());
-    h.insert("tus-checksum-algorithm", HeaderValue::from_static(CHECKSUMS));
+    h.insert(
+        "tus-checksum-algorithm",
+        HeaderValue::from_static(CHECKSUMS),
+    );
     (StatusCode::NO_CONTENT, h).into_response()
 }
 // ANCHOR_END: router
@@ -415,7 +419,9 @@ impl Hasher {
 }
 
 /// `Upload-Checksum: <algorithm> <base64 digest>`.
-fn checksum(headers: &HeaderMap) -> Result<Option<(Hasher, Vec<u8>)>, TusError> {
+fn checksum(
+    headers: &HeaderMap,
+) -> Result<Option<(Hasher, Vec<u8>)>, TusError> {
     let Some(value) = headers.get("upload-checksum") else {
         return Ok(None);
     };
@@ -459,9 +465,10 @@ async fn append(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, TusError> {
-    if headers.get(header::CONTENT_TYPE).is_none_or(|v| {
-        v.as_bytes() != b"application/offset+octet-stream"
-    }) {
+    if headers
+        .get(header::CONTENT_TYPE)
+        .is_none_or(|v| v.as_bytes() != b"application/offset+octet-stream")
+    {
         return Err(TusError::ContentType);
     }
     let claimed = number(&headers, "upload-offset")
@@ -480,7 +487,10 @@ async fn append(
     if declared.is_some_and(|n| n > room) {
         return Err(TusError::TooLarge);
     }
-    let mut file = tokio::fs::OpenOptions::new().append(true).open(&path).await?;
+    let mut file = tokio::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .await?;
     let outcome = receive(&tus, body, &mut file, &mut check, room).await;
     file.flush().await?;
     let written = tokio::fs::metadata(&path).await?.len() - start;
@@ -547,7 +557,8 @@ async fn receive(
         if received > room {
             return Err(TusError::TooLarge);
         }
-        tus.peak_frame.fetch_max(data.len() as u64, Ordering::Relaxed);
+        tus.peak_frame
+            .fetch_max(data.len() as u64, Ordering::Relaxed);
         if let Some((hasher, _)) = check.as_mut() {
             hasher.update(&data);
         }
@@ -607,9 +618,15 @@ async fn download(
     let name = info.filename.unwrap_or_else(|| "download".into());
     let disposition = format!("attachment; filename=\"{name}\"");
     let mut h = HeaderMap::new();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime_of(&mime)));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(mime_of(&mime)),
+    );
     h.insert(header::CONTENT_LENGTH, info.length.into());
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(
         header::CONTENT_DISPOSITION,
         HeaderValue::try_from(disposition).map_err(|_| TusError::NotFound)?,
@@ -637,7 +654,10 @@ struct FileBody {
 
 impl FileBody {
     fn new(file: tokio::fs::File) -> Self {
-        Self { file, buf: vec![0; 64 * 1024] }
+        Self {
+            file,
+            buf: vec![0; 64 * 1024],
+        }
     }
 }
 
@@ -654,7 +674,9 @@ impl hyper::body::Body for FileBody {
         match Pin::new(&mut this.file).poll_read(cx, &mut read) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
-            Poll::Ready(Ok(())) if read.filled().is_empty() => Poll::Ready(None),
+            Poll::Ready(Ok(())) if read.filled().is_empty() => {
+                Poll::Ready(None)
+            }
             Poll::Ready(Ok(())) => {
                 let data = Bytes::copy_from_slice(read.filled());
                 Poll::Ready(Some(Ok(hyper::body::Frame::data(data))))

@@ -4,8 +4,8 @@ use proptest::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::client::{
-    OCTETS, TUS, b64, create, patch, png_like, send, send_parts,
-    settled_head, temp_tus,
+    OCTETS, TUS, b64, create, patch, png_like, send, send_parts, settled_head,
+    temp_tus,
 };
 use super::*;
 
@@ -41,7 +41,9 @@ async fn head_offset(addr: SocketAddr, url: &str) -> Option<u64> {
 
 #[tokio::test]
 async fn options_advertises_version_extensions_limits_and_checksums() {
-    let Some((tus, addr)) = server(60, 1000).await else { return };
+    let Some((tus, addr)) = server(60, 1000).await else {
+        return;
+    };
     let r = send(addr, "OPTIONS", "/files", &[], b"").await.unwrap();
     assert_eq!(r.status, 204);
     assert_eq!(r.header("tus-version"), Some("1.0.0"));
@@ -56,7 +58,9 @@ async fn options_advertises_version_extensions_limits_and_checksums() {
 
 #[tokio::test]
 async fn creation_answers_201_with_location_and_expiry() {
-    let Some((tus, addr)) = server(60, 1000).await else { return };
+    let Some((tus, addr)) = server(60, 1000).await else {
+        return;
+    };
     let r = create(addr, 100, "a.pdf").await.unwrap();
     assert_eq!(r.status, 201);
     let url = r.header("location").unwrap();
@@ -79,13 +83,18 @@ async fn creation_answers_201_with_location_and_expiry() {
 
 #[tokio::test]
 async fn bad_creation_requests_are_refused_and_store_nothing() {
-    let Some((tus, addr)) = server(60, 1000).await else { return };
+    let Some((tus, addr)) = server(60, 1000).await else {
+        return;
+    };
     let meta = |name: &[u8]| format!("filename {}", b64(name));
     let cases: Vec<(Vec<(&str, String)>, u16)> = vec![
         (vec![], 400),
         (vec![("Upload-Length", "-1".into())], 400),
         (vec![("Upload-Length", "12abc".into())], 400),
-        (vec![("Upload-Length", "99999999999999999999999".into())], 400),
+        (
+            vec![("Upload-Length", "99999999999999999999999".into())],
+            400,
+        ),
         (vec![("Upload-Length", "1001".into())], 413),
         (vec![("Upload-Defer-Length", "1".into())], 400),
         (
@@ -114,7 +123,10 @@ async fn bad_creation_requests_are_refused_and_store_nothing() {
     ];
     let mut all = cases;
     for name in traversal {
-        let h = vec![("Upload-Length", "10".into()), ("Upload-Metadata", meta(name))];
+        let h = vec![
+            ("Upload-Length", "10".into()),
+            ("Upload-Metadata", meta(name)),
+        ];
         all.push((h, 400));
     }
     for (headers, want) in all {
@@ -130,7 +142,9 @@ async fn bad_creation_requests_are_refused_and_store_nothing() {
 
 #[tokio::test]
 async fn another_tus_version_gets_412_and_changes_nothing() {
-    let Some((tus, addr)) = server(60, 1000).await else { return };
+    let Some((tus, addr)) = server(60, 1000).await else {
+        return;
+    };
     let url = new_upload(addr, 20).await;
     let old = [("Tus-Resumable", "0.2.2"), ("Upload-Length", "10")];
     let r = send(addr, "POST", "/files", &old, b"").await.unwrap();
@@ -140,7 +154,9 @@ async fn another_tus_version_gets_412_and_changes_nothing() {
     let r = send(addr, "PATCH", &url, &h, &png_like(20)).await.unwrap();
     assert_eq!(r.status, 412);
     let missing = [OCTETS, ("Upload-Offset", "0")];
-    let r = send(addr, "PATCH", &url, &missing, &png_like(20)).await.unwrap();
+    let r = send(addr, "PATCH", &url, &missing, &png_like(20))
+        .await
+        .unwrap();
     assert_eq!(r.status, 412);
     assert_eq!(head_offset(addr, &url).await, Some(0));
     assert_eq!(files(&tus), 2, "one upload: data and info");
@@ -149,12 +165,19 @@ async fn another_tus_version_gets_412_and_changes_nothing() {
 
 #[tokio::test]
 async fn patch_refusals_leave_the_offset_alone() {
-    let Some((tus, addr)) = server(60, 1000).await else { return };
+    let Some((tus, addr)) = server(60, 1000).await else {
+        return;
+    };
     let url = new_upload(addr, 100).await;
     let data = png_like(100);
-    assert_eq!(patch(addr, &url, 0, &data[..40], &[]).await.unwrap().status, 204);
+    assert_eq!(
+        patch(addr, &url, 0, &data[..40], &[]).await.unwrap().status,
+        204
+    );
     let plain = [TUS, ("Content-Type", "text/plain"), ("Upload-Offset", "40")];
-    let r = send(addr, "PATCH", &url, &plain, &data[40..]).await.unwrap();
+    let r = send(addr, "PATCH", &url, &plain, &data[40..])
+        .await
+        .unwrap();
     assert_eq!(r.status, 415);
     let none = [TUS, ("Upload-Offset", "40")];
     let r = send(addr, "PATCH", &url, &none, &data[40..]).await.unwrap();
@@ -181,7 +204,9 @@ async fn patch_refusals_leave_the_offset_alone() {
 
 #[tokio::test]
 async fn checksums_verify_each_chunk_and_a_mismatch_discards_it() {
-    let Some((tus, addr)) = server(60, 10 * MIB as u64).await else { return };
+    let Some((tus, addr)) = server(60, 10 * MIB as u64).await else {
+        return;
+    };
     let data = png_like(300_000);
     let url = new_upload(addr, data.len()).await;
     let wrong = format!("sha1 {}", b64(&[7; 20]));
@@ -197,12 +222,16 @@ async fn checksums_verify_each_chunk_and_a_mismatch_discards_it() {
     assert_eq!((r.status, r.offset()), (204, Some(100_000)));
     for bad in ["md5 AAAA", "sha256 not-base64!", "sha256"] {
         let h = [("Upload-Checksum", bad)];
-        let r = patch(addr, &url, 100_000, &data[100_000..], &h).await.unwrap();
+        let r = patch(addr, &url, 100_000, &data[100_000..], &h)
+            .await
+            .unwrap();
         assert_eq!(r.status, 400, "{bad}");
     }
     let sum = format!("sha256 {}", b64(&Sha256::digest(&data[100_000..])));
     let h = [("Upload-Checksum", sum.as_str())];
-    let r = patch(addr, &url, 100_000, &data[100_000..], &h).await.unwrap();
+    let r = patch(addr, &url, 100_000, &data[100_000..], &h)
+        .await
+        .unwrap();
     assert_eq!((r.status, r.offset()), (204, Some(300_000)));
     cleanup(&tus);
 }
@@ -210,7 +239,9 @@ async fn checksums_verify_each_chunk_and_a_mismatch_discards_it() {
 // ANCHOR: test_resume
 #[tokio::test]
 async fn an_interrupted_upload_resumes_and_the_stored_file_matches() {
-    let Some((tus, addr)) = server(60, 10 * MIB as u64).await else { return };
+    let Some((tus, addr)) = server(60, 10 * MIB as u64).await else {
+        return;
+    };
     let data = png_like(2 * MIB);
     let url = new_upload(addr, data.len()).await;
     // Declares the whole file, sends 700,001 bytes, then the link dies.
@@ -220,7 +251,9 @@ async fn an_interrupted_upload_resumes_and_the_stored_file_matches() {
     let _ = send_parts(addr, "PATCH", &url, &h, data.len() as u64, part).await;
     let r = settled_head(addr, &url, cut as u64).await.unwrap();
     assert_eq!(r.offset(), Some(cut as u64), "kept what arrived");
-    let r = patch(addr, &url, cut as u64, &data[cut..], &[]).await.unwrap();
+    let r = patch(addr, &url, cut as u64, &data[cut..], &[])
+        .await
+        .unwrap();
     assert_eq!((r.status, r.offset()), (204, Some(data.len() as u64)));
     let got = send(addr, "GET", &url, &[], b"").await.unwrap();
     assert_eq!(got.status, 200);
@@ -231,11 +264,18 @@ async fn an_interrupted_upload_resumes_and_the_stored_file_matches() {
 
 #[tokio::test]
 async fn an_interrupted_chunk_with_a_checksum_is_discarded() {
-    let Some((tus, addr)) = server(60, 10 * MIB as u64).await else { return };
+    let Some((tus, addr)) = server(60, 10 * MIB as u64).await else {
+        return;
+    };
     let data = png_like(MIB);
     let url = new_upload(addr, data.len()).await;
     let sum = format!("sha256 {}", b64(&Sha256::digest(&data)));
-    let h = [TUS, OCTETS, ("Upload-Offset", "0"), ("Upload-Checksum", &sum)];
+    let h = [
+        TUS,
+        OCTETS,
+        ("Upload-Offset", "0"),
+        ("Upload-Checksum", &sum),
+    ];
     let part = std::iter::once(data[..400_000].to_vec());
     let _ = send_parts(addr, "PATCH", &url, &h, data.len() as u64, part).await;
     // Give the server time to finish with the broken connection.
@@ -246,7 +286,9 @@ async fn an_interrupted_chunk_with_a_checksum_is_discarded() {
 
 #[tokio::test]
 async fn concurrent_patches_at_one_offset_one_wins_one_conflicts() {
-    let Some((tus, addr)) = server(60, 10 * MIB as u64).await else { return };
+    let Some((tus, addr)) = server(60, 10 * MIB as u64).await else {
+        return;
+    };
     let data = png_like(2 * MIB);
     let url = new_upload(addr, data.len()).await;
     let (a, b) = tokio::join!(
@@ -264,7 +306,9 @@ async fn concurrent_patches_at_one_offset_one_wins_one_conflicts() {
 #[tokio::test]
 async fn a_large_upload_is_streamed_not_buffered() {
     let size = 32 * MIB;
-    let Some((tus, addr)) = server(60, size as u64).await else { return };
+    let Some((tus, addr)) = server(60, size as u64).await else {
+        return;
+    };
     let url = new_upload(addr, size).await;
     let head = png_like(64 * 1024);
     // 32 MiB generated on the fly, 64 KiB at a time.
@@ -283,7 +327,9 @@ async fn a_large_upload_is_streamed_not_buffered() {
 
 #[tokio::test]
 async fn content_outside_the_allow_list_is_refused_by_its_bytes() {
-    let Some((tus, addr)) = server(60, 1000).await else { return };
+    let Some((tus, addr)) = server(60, 1000).await else {
+        return;
+    };
     // An ELF executable called photo.png.
     let elf = b"\x7fELF\x02\x01\x01\0 payload".to_vec();
     let url = new_upload(addr, elf.len()).await;
@@ -306,7 +352,9 @@ async fn content_outside_the_allow_list_is_refused_by_its_bytes() {
 
 #[tokio::test]
 async fn downloads_are_attachments_typed_by_content_with_nosniff() {
-    let Some((tus, addr)) = server(60, 1000).await else { return };
+    let Some((tus, addr)) = server(60, 1000).await else {
+        return;
+    };
     let pdf = b"%PDF-1.7 tiny".to_vec();
     let url = new_upload(addr, pdf.len()).await; // named photo.png
     let r = send(addr, "GET", &url, &[], b"").await.unwrap();
@@ -328,7 +376,9 @@ async fn downloads_are_attachments_typed_by_content_with_nosniff() {
 
 #[tokio::test]
 async fn an_expired_upload_is_gone_and_swept() {
-    let Some((tus, addr)) = server(60, 1000).await else { return };
+    let Some((tus, addr)) = server(60, 1000).await else {
+        return;
+    };
     let data = png_like(100);
     let url = new_upload(addr, 100).await;
     let r = patch(addr, &url, 0, &data[..50], &[]).await.unwrap();
@@ -349,7 +399,9 @@ async fn an_expired_upload_is_gone_and_swept() {
 
 #[tokio::test]
 async fn termination_frees_the_upload() {
-    let Some((tus, addr)) = server(60, 1000).await else { return };
+    let Some((tus, addr)) = server(60, 1000).await else {
+        return;
+    };
     let url = new_upload(addr, 100).await;
     patch(addr, &url, 0, &png_like(30), &[]).await.unwrap();
     let r = send(addr, "DELETE", &url, &[TUS], b"").await.unwrap();
