@@ -54,6 +54,8 @@ fn smallest_part(object: u64) -> u64 {
     part.max(S3_MIN_PART)
 }
 
+// ANCHOR_END: main
+
 fn main() {
     let load = Load {
         uploads_per_day: 1_000_000,
@@ -116,7 +118,6 @@ fn main() {
         "presigned URL (SigV4): at most {PRESIGN_MAX_SECONDS} s = {days} days"
     );
 }
-// ANCHOR_END: main
 
 #[cfg(test)]
 mod tests;
