@@ -438,3 +438,37 @@ proptest! {
         let _ = parse_metadata(&raw);
     }
 }
+
+#[tokio::test]
+async fn a_chunked_body_is_cut_at_the_first_byte_past_the_length() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Some((tus, addr)) = server(60, 1000).await else {
+        return;
+    };
+    let url = new_upload(addr, 100).await;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "PATCH {url} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+         Tus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n\
+         Content-Type: application/offset+octet-stream\r\n\
+         Transfer-Encoding: chunked\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // Nothing declared: 60 + 60 bytes arrive for an upload of 100.
+    let data = png_like(120);
+    for part in data.chunks(60) {
+        let size = format!("{:x}\r\n", part.len());
+        let chunk = [size.as_bytes(), part, b"\r\n"].concat();
+        let _ = stream.write_all(&chunk).await;
+    }
+    let _ = stream.write_all(b"0\r\n\r\n").await;
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw).await;
+    assert!(
+        raw.starts_with(b"HTTP/1.1 413"),
+        "{}",
+        String::from_utf8_lossy(&raw)
+    );
+    assert_eq!(head_offset(addr, &url).await, Some(0), "nothing kept");
+    cleanup(&tus);
+}
