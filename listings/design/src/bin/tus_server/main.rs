@@ -533,7 +533,7 @@ fn check_absent(headers: &HeaderMap) -> bool {
 
 // ANCHOR: receive
 /// Streams the body to the file one frame at a time: memory held is one
-/// frame (hyper's read buffer, at most about 400 KiB), whatever the size.
+/// frame (what hyper read from the socket), whatever the upload's size.
 async fn receive(
     tus: &Tus,
     mut body: Body,
