@@ -47,7 +47,8 @@ class Server:
     process: "subprocess.Popen[str]"
 
     def crash(self) -> None:
-        """SIGKILL: no shutdown, no flush, like a machine losing power."""
+        """SIGKILL: no shutdown and no cleanup (the OS keeps what was
+        written, unlike a power loss)."""
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=5)
 

@@ -1,5 +1,6 @@
 //! 3.5 Resumable file uploads: a tus 1.0.0 server in axum (core protocol
-//! plus the creation, checksum, expiration and termination extensions).
+//! without `X-HTTP-Method-Override`, plus the creation, checksum,
+//! expiration and termination extensions).
 //!
 //! Choices made here:
 //! - The upload's data file *is* its offset: bytes are appended as they
