@@ -554,6 +554,9 @@ fn release_reservation(
     Ok(())
 }
 
+// ANCHOR_END: reservation
+
+// ANCHOR: sweeper
 /// The sweeper: cancels every order whose hold expired by `now`.
 /// `SKIP LOCKED` lets several sweepers share the work.
 pub fn expire_reservations(
@@ -573,7 +576,7 @@ pub fn expire_reservations(
     tx.commit()?;
     Ok(due.len())
 }
-// ANCHOR_END: reservation
+// ANCHOR_END: sweeper
 
 // ANCHOR: idempotency
 /// What a client sends to create an order; its SHA-256 is the fingerprint.
@@ -603,6 +606,9 @@ pub fn check_key(key: Option<&str>) -> Result<&str, ShopError> {
     }
 }
 
+// ANCHOR_END: idempotency
+
+// ANCHOR: create_order
 /// The first request with a key creates the order; a retry with the same
 /// key and body gets the same order; another body with it is refused.
 /// The key's UNIQUE index makes a concurrent duplicate wait for the first
@@ -636,7 +642,8 @@ pub fn create_order(
     }
     if claimed == 1 {
         let taken = tx.execute(
-            "UPDATE product SET stock = stock - $2 WHERE id = $1 AND stock >= $2",
+            "UPDATE product SET stock = stock - $2
+             WHERE id = $1 AND stock >= $2",
             &[&req.product, &req.qty],
         )?;
         if taken == 0 {
@@ -651,7 +658,7 @@ pub fn create_order(
     }
     Ok(Outcome::Bought(order))
 }
-// ANCHOR_END: idempotency
+// ANCHOR_END: create_order
 
 // ANCHOR: payment_key
 /// A payment calls the gateway, which cannot join our transaction, so the
@@ -773,7 +780,7 @@ pub fn verify_webhook(
 // ANCHOR_END: webhook_verify
 
 fn decode_hex(hex: &str) -> Option<Vec<u8>> {
-    if hex.len() % 2 != 0 {
+    if !hex.len().is_multiple_of(2) {
         return None;
     }
     (0..hex.len())

@@ -4,7 +4,7 @@
 //! assumptions, so that changing one assumption changes every figure that
 //! depends on it, and the tests check the arithmetic.
 
-// ANCHOR: main
+// ANCHOR: assumptions
 /// What we assume about the shop; everything else is derived.
 pub struct Assumptions {
     pub orders_per_day: u64,
@@ -36,6 +36,9 @@ pub const SHOP: Assumptions = Assumptions {
     flash_units: 10_000,
 };
 
+// ANCHOR_END: assumptions
+
+// ANCHOR: formulas
 const SECONDS_PER_DAY: u64 = 86_400;
 
 /// Integer division rounding up: capacity is never rounded in our favour.
@@ -58,7 +61,11 @@ pub fn flash_attempts_per_second(a: &Assumptions) -> u64 {
 /// Rows written in a year: orders, order lines, events.
 pub fn rows_per_year(a: &Assumptions) -> (u64, u64, u64) {
     let orders = a.orders_per_day * 365;
-    (orders, orders * a.lines_per_order, orders * a.events_per_order)
+    (
+        orders,
+        orders * a.lines_per_order,
+        orders * a.events_per_order,
+    )
 }
 
 pub fn bytes_per_year(a: &Assumptions) -> u64 {
@@ -79,6 +86,9 @@ pub fn buckets_needed(rate: u64, lock_hold_micros: u64) -> u64 {
     div_ceil(rate, max_updates_per_second(lock_hold_micros))
 }
 
+// ANCHOR_END: formulas
+
+// ANCHOR: main
 fn main() {
     let a = &SHOP;
     println!("orders/day: {}", a.orders_per_day);
@@ -90,20 +100,23 @@ fn main() {
     );
     let (orders, lines, events) = rows_per_year(a);
     println!("rows/year: {orders} orders, {lines} lines, {events} events");
-    println!("storage/year: {} GB", div_ceil(bytes_per_year(a), 1_000_000_000));
+    println!(
+        "storage/year: {} GB",
+        div_ceil(bytes_per_year(a), 1_000_000_000)
+    );
     let rate = flash_attempts_per_second(a);
     println!(
-        "flash sale: {} buyers in {} s for {} units = {rate} attempts/s",
+        "flash sale: {} buyers in {} s, {} units: {rate} attempts/s",
         a.flash_buyers, a.flash_seconds, a.flash_units
     );
     println!("one hot row, by lock hold time:");
     for (what, micros) in [
-        ("single UPDATE, autocommit", 1_000),
-        ("read-then-write in a transaction", 5_000),
-        ("lock held across a 200 ms payment call", 200_000),
+        ("one UPDATE, autocommit", 1_000),
+        ("read, then write, in a transaction", 5_000),
+        ("held across a payment call", 200_000),
     ] {
         println!(
-            "  {what} ({micros} us): {} updates/s, {} buckets for {rate}/s",
+            "  {what}, {micros} us: {}/s, {} rows for {rate}/s",
             max_updates_per_second(micros),
             buckets_needed(rate, micros)
         );
