@@ -29,6 +29,8 @@ pub enum ShopError {
     NoSuchOrder(i64),
     #[error("quantity must be 1 to 100, got {0}")]
     BadQuantity(i32),
+    #[error("the cart is empty")]
+    EmptyCart,
     #[error("amount overflows i64 minor units")]
     Overflow,
     #[error("illegal transition: {event:?} in state {from:?}")]
@@ -56,6 +58,7 @@ impl ShopError {
     pub fn status(&self) -> u16 {
         match self {
             ShopError::BadKey | ShopError::BadQuantity(_) => 400,
+            ShopError::EmptyCart => 400,
             ShopError::Webhook(_) => 400,
             ShopError::NoSuchProduct(_) | ShopError::NoSuchOrder(_) => 404,
             ShopError::KeyInFlight | ShopError::Illegal { .. } => 409,
@@ -317,6 +320,9 @@ pub fn buy_cart(
 ) -> Result<Outcome, ShopError> {
     let mut items = cart.to_vec();
     items.sort_unstable();
+    let Some(&(first, first_qty)) = items.first() else {
+        return Err(ShopError::EmptyCart);
+    };
     let ids: Vec<i32> = items.iter().map(|&(id, _)| id).collect();
     let mut tx = db.transaction()?;
     let rows = tx.query(
@@ -324,8 +330,9 @@ pub fn buy_cart(
          ORDER BY id FOR UPDATE",
         &[&ids],
     )?;
-    if rows.len() != items.len() {
-        return Err(ShopError::NoSuchProduct(ids[0]));
+    let found: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
+    if let Some(&missing) = ids.iter().find(|id| !found.contains(id)) {
+        return Err(ShopError::NoSuchProduct(missing));
     }
     for (row, &(_, qty)) in rows.iter().zip(&items) {
         check_qty(qty)?;
@@ -339,7 +346,7 @@ pub fn buy_cart(
             &[&id, &qty],
         )?;
     }
-    let order = insert_order(&mut tx, items[0].0, items[0].1, State::Pending)?;
+    let order = insert_order(&mut tx, first, first_qty, State::Pending)?;
     tx.commit()?;
     Ok(Outcome::Bought(order))
 }
@@ -1202,6 +1209,11 @@ mod tests {
         }
         assert!(matches!(
             buy(&mut db, Strategy::Optimistic, 42, 1),
+            Err(ShopError::NoSuchProduct(42))
+        ));
+        assert_eq!(buy_cart(&mut db, &[]).unwrap_err().status(), 400);
+        assert!(matches!(
+            buy_cart(&mut db, &[(1, 1), (42, 1)]),
             Err(ShopError::NoSuchProduct(42))
         ));
     }
