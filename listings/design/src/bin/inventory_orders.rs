@@ -483,9 +483,9 @@ impl State {
 }
 
 // ANCHOR: transition
-/// Applies `event` to the stored order. The UPDATE compares the state it
-/// read, so two concurrent transitions cannot both apply; stock comes back
-/// when an order that held it is cancelled.
+/// Applies `event` to the stored order. The order's row is locked while
+/// its state is read (`FOR UPDATE`), so two concurrent transitions cannot
+/// both apply; stock comes back when an order that held it is cancelled.
 pub fn transition(
     tx: &mut Transaction,
     order: i64,
@@ -565,16 +565,19 @@ fn release_reservation(
 
 // ANCHOR: sweeper
 /// The sweeper: cancels every order whose hold expired by `now`.
-/// `SKIP LOCKED` lets several sweepers share the work.
+/// `SKIP LOCKED` lets several sweepers share the work, and it locks the
+/// order too: a payment holds the order's row, then the reservation's, so
+/// a sweeper that waited for that order would deadlock; it skips it.
 pub fn expire_reservations(
     db: &mut Client,
     now: SystemTime,
 ) -> Result<usize, ShopError> {
     let mut tx = db.transaction()?;
     let due = tx.query(
-        "SELECT order_id FROM reservation
-         WHERE state = 'held' AND expires_at <= $1
-         ORDER BY order_id FOR UPDATE SKIP LOCKED",
+        "SELECT r.order_id FROM reservation r
+         JOIN orders o ON o.id = r.order_id
+         WHERE r.state = 'held' AND r.expires_at <= $1
+         ORDER BY r.order_id FOR UPDATE OF o, r SKIP LOCKED",
         &[&now],
     )?;
     for row in &due {
@@ -1441,6 +1444,37 @@ mod tests {
         assert_eq!(state_of(&mut shop, expired), "cancelled");
         assert_eq!(state_of(&mut shop, live), "pending");
         assert_eq!(state_of(&mut shop, paid), "paid");
+    }
+
+    #[test]
+    fn a_sweeper_skips_an_order_that_a_payment_holds() {
+        let Some(mut shop) = shop("sweeper_skips") else {
+            return;
+        };
+        shop.add_product(1, 5).unwrap();
+        let mut db = shop.connect().unwrap();
+        let past = SystemTime::now() - Duration::from_secs(1);
+        let Outcome::Bought(order) = reserve(&mut db, 1, 2, past).unwrap()
+        else {
+            panic!("sold out")
+        };
+        // A payment has locked the order and is about to convert its hold.
+        let mut paying = shop.connect().unwrap();
+        let mut tx = paying.transaction().unwrap();
+        tx.execute("SELECT 1 FROM orders WHERE id = $1 FOR UPDATE", &[&order])
+            .unwrap();
+        // A sweeper that waited for the order's lock would fail here.
+        let mut sweeper = shop.connect().unwrap();
+        sweeper
+            .batch_execute("SET statement_timeout = '2s'")
+            .unwrap();
+        let now = SystemTime::now();
+        assert_eq!(expire_reservations(&mut sweeper, now).unwrap(), 0);
+        transition(&mut tx, order, Event::PaymentSucceeded).unwrap();
+        tx.commit().unwrap();
+        assert_eq!(expire_reservations(&mut sweeper, now).unwrap(), 0);
+        assert_eq!(state_of(&mut shop, order), "paid");
+        assert_eq!(shop.stock(1).unwrap(), 3, "the paid units stay sold");
     }
 
     #[test]
