@@ -75,6 +75,11 @@ pub fn bytes_per_year(a: &Assumptions) -> u64 {
         + events * a.event_row_bytes
 }
 
+/// The share of flash-sale buyers who must be told "sold out", in %.
+pub fn sold_out_percent(a: &Assumptions) -> u64 {
+    a.flash_buyers.saturating_sub(a.flash_units) * 100 / a.flash_buyers
+}
+
 /// One row's updates are serialised by its lock: at most one per lock
 /// hold time, whatever the hardware.
 pub fn max_updates_per_second(lock_hold_micros: u64) -> u64 {
@@ -109,6 +114,7 @@ fn main() {
         "flash sale: {} buyers in {} s, {} units: {rate} attempts/s",
         a.flash_buyers, a.flash_seconds, a.flash_units
     );
+    println!("  sold out for {} % of the buyers", sold_out_percent(a));
     println!("one hot row, by lock hold time:");
     for (what, micros) in [
         ("one UPDATE, autocommit", 1_000),

@@ -23,6 +23,8 @@ fn hot_row_ceiling_is_the_inverse_of_the_hold_time() {
     assert_eq!(max_updates_per_second(5_000), 200);
     assert_eq!(max_updates_per_second(200_000), 5);
     assert_eq!(flash_attempts_per_second(&SHOP), 50_000);
+    // 490,000 of 500,000 buyers lose.
+    assert_eq!(sold_out_percent(&SHOP), 98);
     assert_eq!(buckets_needed(50_000, 1_000), 50);
     assert_eq!(buckets_needed(50_000, 5_000), 250);
     // Never rounded in our favour.
