@@ -137,7 +137,7 @@ pub const MAX_EXPIRY_S: u64 = 5 * 365 * 86_400;
 /// What a request can fail with; each maps to a status and a JSON body.
 #[derive(Debug, thiserror::Error)]
 pub enum ShortenError {
-    #[error("only http and https URLs can be shortened, not {0:?}")]
+    #[error("only http and https URLs, not {0:?}")]
     Scheme(String),
     #[error("the URL is {0} bytes long, the limit is {MAX_URL_BYTES}")]
     TooLong(usize),
@@ -829,11 +829,15 @@ async fn demo(
         async move { send(&http, addr, "POST", "/api/links", &body).await }
     };
     let show = |what: &str, r: &Reply| {
-        let extra = r
-            .location
-            .as_deref()
-            .map_or(r.body.clone(), |l| format!("Location: {l}"));
-        println!("{what:<34} {} {extra}", r.status);
+        let error = serde_json::from_str::<serde_json::Value>(&r.body)
+            .ok()
+            .and_then(|v| v["error"].as_str().map(str::to_string));
+        let extra = match (&r.location, error) {
+            (Some(location), _) => format!("Location: {location}"),
+            (None, Some(error)) => error,
+            (None, None) => r.body.clone(),
+        };
+        println!("{what:<26} {} {extra}", r.status);
     };
     let a = post(create_body("https://example.com/a", None, None)).await?;
     show("POST https://example.com/a", &a);
@@ -1051,7 +1055,7 @@ mod tests {
             (
                 create_body("file:///etc/passwd", None, None),
                 422,
-                "only http and https",
+                "only http and https URLs",
             ),
             (
                 create_body(
