@@ -92,7 +92,11 @@ impl Permutation {
         let word = u64::from_be_bytes(out[..8].try_into().expect("8 bytes"));
         word & ((1 << self.half_bits) - 1)
     }
+}
+// ANCHOR_END: feistel
 
+// ANCHOR: feistel_walk
+impl Permutation {
     fn block(&self, x: u64, inverse: bool) -> u64 {
         let mask = (1 << self.half_bits) - 1;
         let (mut left, mut right) = (x >> self.half_bits, x & mask);
@@ -128,7 +132,7 @@ impl Permutation {
         self.walk(y, true)
     }
 }
-// ANCHOR_END: feistel
+// ANCHOR_END: feistel_walk
 
 // ANCHOR: errors
 pub const MAX_URL_BYTES: usize = 2048;
@@ -353,6 +357,9 @@ async fn create(
     ))
 }
 
+// ANCHOR_END: create
+
+// ANCHOR: insert
 impl AppState {
     /// The next counter value, permuted and encoded. A generated code can
     /// equal an alias someone chose earlier: then that id is skipped.
@@ -400,7 +407,7 @@ impl AppState {
         Ok(self.pg().client.query_one(&sql, &[]).await?.get(0))
     }
 }
-// ANCHOR_END: create
+// ANCHOR_END: insert
 
 // ANCHOR: redirect
 /// What the cache says about a code.
@@ -467,7 +474,11 @@ impl AppState {
             expires_at_ms,
         })
     }
+}
+// ANCHOR_END: cache
 
+// ANCHOR: cache_fill
+impl AppState {
     async fn load(&self, code: &str) -> Result<Cached, ShortenError> {
         let pg = self.pg();
         Ok(match pg.client.query_opt(&pg.lookup, &[&code]).await? {
@@ -512,7 +523,7 @@ impl AppState {
         }
     }
 }
-// ANCHOR_END: cache
+// ANCHOR_END: cache_fill
 
 // ANCHOR: clicks
 /// Adds clicks up in memory and writes them every `every`, in one
@@ -810,7 +821,6 @@ pub fn create_body(
 /// The demo's clock starts at 2027-01-15 08:00:00 UTC.
 const DEMO_START_MS: u64 = 1_800_000_000_000;
 
-// ANCHOR: main
 async fn demo(
     redis: redis::Client,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -885,7 +895,6 @@ async fn demo(
     service.stop().await;
     Ok(())
 }
-// ANCHOR_END: main
 
 fn main() {
     let redis = support::redis::client_or_exit("url_shortener");
