@@ -740,21 +740,18 @@ impl Service {
         let _ = self.admin.batch_execute(&drop_table).await;
         let drop_sequence = format!("DROP SEQUENCE IF EXISTS {table}_ids;");
         let _ = self.admin.batch_execute(&drop_sequence).await;
-        if let Some(client) = self.redis {
-            if let Ok(mut redis) =
+        if let Some(client) = self.redis
+            && let Ok(mut redis) =
                 client.get_multiplexed_async_connection().await
-            {
-                let keys: Vec<String> = redis::cmd("KEYS")
-                    .arg(format!("{prefix}:*"))
-                    .query_async(&mut redis)
-                    .await
-                    .unwrap_or_default();
-                if !keys.is_empty() {
-                    let _: Result<(), _> = redis::cmd("DEL")
-                        .arg(keys)
-                        .query_async(&mut redis)
-                        .await;
-                }
+        {
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(format!("{prefix}:*"))
+                .query_async(&mut redis)
+                .await
+                .unwrap_or_default();
+            if !keys.is_empty() {
+                let _: Result<(), _> =
+                    redis::cmd("DEL").arg(keys).query_async(&mut redis).await;
             }
         }
     }
