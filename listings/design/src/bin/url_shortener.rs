@@ -654,12 +654,13 @@ impl Service {
                 .await?;
             pg.push(Pg { client, lookup });
         }
-        let redis = if config.cache { redis } else { None };
+        // The service uses Redis only with the cache on; the client is kept
+        // either way, so that tests can look and `stop` can clean up.
         let connection = match &redis {
-            Some(client) => {
+            Some(client) if config.cache => {
                 Some(client.get_multiplexed_async_connection().await?)
             }
-            None => None,
+            _ => None,
         };
         let (tx, rx) = mpsc::channel(config.click_buffer.max(1));
         let counter = tokio::spawn(count_clicks(
@@ -715,9 +716,14 @@ impl Service {
         self.app.dropped_clicks.load(Ordering::Relaxed)
     }
 
-    /// Whether Redis holds an entry for `code` (a test looks).
+    /// Whether Redis holds an entry for `code` (a test looks, over a
+    /// connection of its own, even when the service runs without a cache).
     pub async fn is_cached(&self, code: &str) -> bool {
-        let Some(mut redis) = self.app.redis.clone() else {
+        let Some(client) = &self.redis else {
+            return false;
+        };
+        let Ok(mut redis) = client.get_multiplexed_async_connection().await
+        else {
             return false;
         };
         let n: Result<i64, _> = redis::cmd("EXISTS")
