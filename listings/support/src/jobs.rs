@@ -55,10 +55,12 @@ pub fn workers() -> usize {
 }
 
 /// Runs `jobs` on [`workers`] threads, in order; returns each job's label
-/// and verdict. A job that panics is a failure, not a lost result.
+/// and verdict. A job that panics is a failure, not a lost result. The
+/// slowest jobs are printed with their times (shown by libtest when the
+/// test fails, or with `--nocapture`): where to look when the run is slow.
 pub fn run(jobs: Vec<Job>) -> Vec<(String, Verdict)> {
     let queue = Mutex::new(VecDeque::from(jobs));
-    std::thread::scope(|scope| {
+    let mut timed: Vec<(String, Verdict, f64)> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers())
             .map(|_| {
                 scope.spawn(|| {
@@ -70,13 +72,15 @@ pub fn run(jobs: Vec<Job>) -> Vec<(String, Verdict)> {
                             .pop_front();
                         let Some(job) = next else { break };
                         let label = job.label;
+                        let started = std::time::Instant::now();
                         let verdict = std::panic::catch_unwind(
                             std::panic::AssertUnwindSafe(job.run),
                         )
                         .unwrap_or_else(|_| {
                             Verdict::Failed(format!("{label}: panicked"))
                         });
-                        done.push((label, verdict));
+                        let took = started.elapsed().as_secs_f64();
+                        done.push((label, verdict, took));
                     }
                     done
                 })
@@ -86,7 +90,15 @@ pub fn run(jobs: Vec<Job>) -> Vec<(String, Verdict)> {
             .into_iter()
             .flat_map(|h| h.join().unwrap_or_default())
             .collect()
-    })
+    });
+    timed.sort_by(|a, b| b.2.total_cmp(&a.2));
+    let slowest: Vec<String> = timed
+        .iter()
+        .take(10)
+        .map(|(label, _, took)| format!("{took:.1} s {label}"))
+        .collect();
+    eprintln!("slowest checks: {}", slowest.join(", "));
+    timed.into_iter().map(|(l, v, _)| (l, v)).collect()
 }
 
 /// Prints a one-line summary of `verdicts` (and each skip), then panics
