@@ -3,9 +3,9 @@
 //! A listing package keeps each program's standard output in
 //! `output/<program>.rs.txt` (and each Python script's in
 //! `output/<script>.py.txt`), which the chapters include. [`jobs`] makes
-//! one check per program and per script (each script under every CPython
-//! 3.11+ found, or the primary one only for the server sections): run it,
-//! compare its output with the file. The guide-wide test in `xtask` runs
+//! one check per program and per script (each script under the CPythons
+//! that [`python::Pythons`] selects): run it, compare its output with the
+//! file. The guide-wide test in `xtask` runs
 //! every package's jobs side by side; [`check_under`] runs one package's
 //! (its `tests/listings.rs`, ignored by default). To regenerate the files
 //! after changing a listing: `cargo xtask outputs` (`UPDATE_OUTPUTS=1`).
@@ -224,15 +224,22 @@ pub fn script_jobs(package: &Path, pythons: python::Pythons) -> Vec<Job> {
     if scripts.is_empty() {
         return Vec::new();
     }
+    let update = updating();
+    if update && pythons == python::Pythons::Others {
+        // Outputs are captured under the primary CPython only.
+        return Vec::new();
+    }
     let interpreters = python::selected(pythons);
     if interpreters.is_empty() {
-        return vec![Job::new("Python listings", || {
-            Verdict::Skipped(
-                "Python listings: no CPython 3.11 or newer found".into(),
-            )
+        let why = if pythons == python::Pythons::Others {
+            "no CPython 3.11 or newer besides the primary one found"
+        } else {
+            "no CPython 3.11 or newer found"
+        };
+        return vec![Job::new("Python listings", move || {
+            Verdict::Skipped(format!("Python listings: {why}"))
         })];
     }
-    let update = updating();
     let output = package.join("output");
     let mut all = Vec::new();
     for (i, interpreter) in interpreters.into_iter().enumerate() {

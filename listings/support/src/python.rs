@@ -3,18 +3,20 @@
 //! Every Python listing runs in a virtual environment made from one pinned
 //! lock file, `listings/requirements.txt` (every package with its hashes).
 //! On first use `cargo test` creates `.venv/py3.X/` at the repository root
-//! for each CPython 3.11+ it finds, installs the lock into it with
+//! for each CPython 3.11+ that a check runs under (the primary one; CI's
+//! cross-version run adds the others), installs the lock into it with
 //! `uv pip install --require-hashes`, and reuses it while the lock is
 //! unchanged. uv itself (pinned with its hashes in the same lock) is
-//! installed once by pip into `.venv/uv/`: it installs the three
-//! environments in seconds from one download cache, where pip took
-//! minutes (README, "Build and test times"). Offline, or with no CPython 3.11+, the callers report a skip
-//! with the reason (a failure under `REQUIRE_SERVICES=1`).
+//! installed once by pip into `.venv/uv/`: it installs each environment
+//! in seconds from one download cache, where pip took minutes. Offline, or
+//! with no CPython 3.11+, the callers report a skip with the reason (a
+//! failure under `REQUIRE_SERVICES=1`).
 //!
 //! Interpreters: `GUIDE_PYTHONS` (a `PATH`-style list) when set; otherwise
 //! `python3` on `PATH` (or `$PYTHON`), then every `python3.N` on `PATH`,
 //! then every version that pyenv installed. The first is the primary one,
-//! which runs the linters; the captured outputs are checked under each.
+//! which runs the linters, pytest and every listing; the listings about
+//! Python itself are checked under the others too ([`Pythons`]).
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -311,13 +313,23 @@ pub enum Pythons {
     /// that talk to them (Sections 2 and 3), where the pinned library and
     /// the server are the subject, and three runs would triple the time.
     Primary,
+    /// Every CPython 3.11+ found except the primary one: the cross-version
+    /// run of the `Each` listings, added to the primary run by CI (the
+    /// default `cargo test` runs every listing once, under the primary).
+    Others,
 }
 
 /// The interpreters `pythons` selects, the primary one first.
 pub fn selected(pythons: Pythons) -> Vec<Interpreter> {
     let mut all = interpreters();
-    if pythons == Pythons::Primary {
-        all.truncate(1);
+    match pythons {
+        Pythons::Each => {}
+        Pythons::Primary => all.truncate(1),
+        Pythons::Others => {
+            if !all.is_empty() {
+                all.remove(0);
+            }
+        }
     }
     all
 }
