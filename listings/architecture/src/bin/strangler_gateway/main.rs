@@ -99,9 +99,13 @@ impl TraceParent {
     }
 
     /// The gateway's own span: same trace, a new parent-id for the hop.
+    /// Of the flags it keeps only `sampled`: Level 1 defines no other, and
+    /// says to set the rest to zero.
     pub fn child(&self) -> TraceParent {
+        let sampled = u8::from_str_radix(&self.flags, 16).unwrap_or(0) & 1;
         TraceParent {
             parent_id: format!("{:016x}", rand::random::<u64>().max(1)),
+            flags: format!("{sampled:02x}"),
             ..self.clone()
         }
     }

@@ -326,6 +326,18 @@ fn traceparent_parses_valid_and_ignores_malformed_values() {
     assert_ne!(child.parent_id, root.parent_id);
 }
 
+#[test]
+fn the_child_keeps_the_sampled_flag_and_zeroes_unknown_ones() {
+    for (flags, kept) in
+        [("01", "01"), ("00", "00"), ("ff", "01"), ("02", "00")]
+    {
+        let value = format!("{}{flags}", &VALID[..53]);
+        let parent = TraceParent::parse(&value).expect(&value);
+        assert_eq!(parent.flags, flags, "parsed as received");
+        assert_eq!(parent.child().flags, kept, "{value}");
+    }
+}
+
 #[tokio::test]
 async fn the_trace_survives_the_hop_and_bad_ones_are_replaced() {
     let rig = rig(SLOW_CHECKS).await;
