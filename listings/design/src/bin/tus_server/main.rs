@@ -129,12 +129,41 @@ pub struct Config {
 /// The server's state: storage folder, locks, a test clock and a meter.
 pub struct Tus {
     cfg: Config,
-    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    locks: Locks,
     /// Seconds added to the wall clock (tests move time forward).
     skew: AtomicU64,
     /// The largest body frame held in memory at once, and bytes stored.
     peak_frame: AtomicU64,
     stored: AtomicU64,
+}
+
+type Locks = Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>;
+
+/// A handle on one upload's lock. The last handle dropped removes the
+/// entry, so the map holds only the uploads in use.
+struct UploadLock<'a> {
+    locks: &'a Locks,
+    id: String,
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl std::ops::Deref for UploadLock<'_> {
+    type Target = tokio::sync::Mutex<()>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.lock
+    }
+}
+
+impl Drop for UploadLock<'_> {
+    fn drop(&mut self) {
+        let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+        // Handles are made only under the map's mutex, held here: two
+        // references (the map's and this one) mean nobody else holds it.
+        if Arc::strong_count(&self.lock) == 2 {
+            locks.remove(&self.id);
+        }
+    }
 }
 
 impl Tus {
@@ -163,9 +192,14 @@ impl Tus {
         self.cfg.dir.join(format!("{id}.json"))
     }
 
-    fn lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+    fn lock(&self, id: &str) -> UploadLock<'_> {
         let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
-        locks.entry(id.to_string()).or_default().clone()
+        let lock = locks.entry(id.to_string()).or_default().clone();
+        UploadLock {
+            locks: &self.locks,
+            id: id.to_string(),
+            lock,
+        }
     }
 
     async fn save(&self, id: &str, info: &Info) -> Result<(), TusError> {

@@ -299,6 +299,22 @@ async fn concurrent_patches_at_one_offset_one_wins_one_conflicts() {
     statuses.sort_unstable();
     assert_eq!(statuses, [204, 409]);
     assert_eq!(head_offset(addr, &url).await, Some(MIB as u64));
+    // Both requests are answered: no upload's lock is left in the map.
+    assert_eq!(tus.locks.lock().unwrap().len(), 0);
+    cleanup(&tus);
+}
+
+#[test]
+fn an_upload_lock_is_removed_with_its_last_handle() {
+    let tus = temp_tus(60, 10);
+    let first = tus.lock("a");
+    let second = tus.lock("a");
+    let other = tus.lock("b");
+    assert_eq!(tus.locks.lock().unwrap().len(), 2);
+    drop(first);
+    assert_eq!(tus.locks.lock().unwrap().len(), 2, "still held");
+    drop((second, other));
+    assert_eq!(tus.locks.lock().unwrap().len(), 0);
     cleanup(&tus);
 }
 
