@@ -1,16 +1,15 @@
 """The servers every test file here talks to, as fixtures: the address from
 DATABASE_URL / REDIS_URL / AMQP_URL (the standard local defaults otherwise),
 checked with a short timeout. An unreachable server skips the tests that need
-it, saying why, or fails them when REQUIRE_SERVICES=1 (as in CI)."""
+it, saying why, or fails them when REQUIRE_SERVICES=1 (as in CI).
+
+Each fixture imports its client itself, so a test file that needs no
+server does not pay for importing three clients."""
 
 import os
 from typing import NoReturn
 
-import pika  # type: ignore[import-untyped]
-import pika.exceptions  # type: ignore[import-untyped]
-import psycopg
 import pytest
-import redis
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -26,6 +25,8 @@ def unreachable(what: str, url: str, error: Exception) -> NoReturn:
 
 @pytest.fixture(scope="session")
 def database_url() -> str:
+    import psycopg
+
     url = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
     try:
         psycopg.connect(url, connect_timeout=5).close()
@@ -36,6 +37,8 @@ def database_url() -> str:
 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
+    import redis
+
     url = os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
     try:
         redis.Redis.from_url(url, socket_connect_timeout=3).ping()
@@ -46,6 +49,9 @@ def redis_url() -> str:
 
 @pytest.fixture(scope="session")
 def amqp_url() -> str:
+    import pika  # type: ignore[import-untyped]
+    import pika.exceptions  # type: ignore[import-untyped]
+
     url = os.environ.get("AMQP_URL", DEFAULT_AMQP_URL)
     parameters = pika.URLParameters(url)
     parameters.socket_timeout = 3
