@@ -882,7 +882,8 @@ impl Server {
         .await?;
         let admin_token = format!("{:032x}", rand::random::<u128>());
         sql.execute(
-            "INSERT INTO users (name, role, token) VALUES ('root', 'admin', $1)",
+            "INSERT INTO users (name, role, token) \
+             VALUES ('root', 'admin', $1)",
             &[&admin_token],
         )
         .await?;

@@ -41,6 +41,10 @@ fn show(what: &str, reply: &Reply) {
     println!("{what:<40} {} {detail}", reply.status);
 }
 
+fn edit(base: i32, body: &str) -> serde_json::Value {
+    json!({"base_revision": base, "title": "Pricing", "body": body})
+}
+
 // ANCHOR: demo
 async fn demo() -> Result<(), client::Error> {
     let config = Config {
@@ -64,7 +68,6 @@ async fn demo() -> Result<(), client::Error> {
     let page = json!({"slug": "pricing", "title": "Pricing", "body": "v1"});
     let r = http.post("/api/pages", ann, page).await?;
     show("author creates /p/pricing", &r);
-    let edit = |base: i32, body: &str| json!({"base_revision": base, "title": "Pricing", "body": body});
     let r = http.put("/api/pages/1", vic, edit(1, "x")).await?;
     show("viewer edits it", &r);
     let r = http.put("/api/pages/1", ann, edit(1, "v2")).await?;
@@ -88,6 +91,8 @@ async fn demo() -> Result<(), client::Error> {
     let r = http.post("/api/pages/1/transition", eve, at).await?;
     show("editor schedules it for +1 h", &r);
     show("GET /p/pricing", &http.get("/p/pricing", None).await?);
+    // ANCHOR_END: demo
+    // ANCHOR: demo_rest
     server.advance(3_600);
     let r = http.get("/p/pricing", None).await?;
     show("GET /p/pricing an hour later", &r);
@@ -133,7 +138,7 @@ async fn demo() -> Result<(), client::Error> {
     server.stop().await;
     Ok(())
 }
-// ANCHOR_END: demo
+// ANCHOR_END: demo_rest
 
 fn main() {
     let _ = support::pg::connect_or_exit("cms");

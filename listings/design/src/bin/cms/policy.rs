@@ -23,6 +23,7 @@ pub enum Action {
 
 pub const ROLES: [Role; 4] =
     [Role::Viewer, Role::Author, Role::Editor, Role::Admin];
+#[cfg(test)]
 pub const ACTIONS: [Action; 6] = [
     Action::ReadDraft,
     Action::EditOwn,

@@ -112,9 +112,9 @@ pub fn build(
     for (n, file) in files.iter().enumerate() {
         let loc = escape(&format!("{base}/sitemap/{}.xml", n + 1));
         let lastmod = w3c_datetime(file.lastmod);
-        let _ = write!(
+        let _ = writeln!(
             index,
-            "<sitemap><loc>{loc}</loc><lastmod>{lastmod}</lastmod></sitemap>\n"
+            "<sitemap><loc>{loc}</loc><lastmod>{lastmod}</lastmod></sitemap>"
         );
     }
     index.push_str("</sitemapindex>\n");

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::*;
 use crate::api::check_slug;
+use crate::client::Reply;
 use crate::policy::{ACTIONS, Action, ROLES};
 use crate::preview::PreviewError;
 use crate::sitemap::{Entry, Limits, PROTOCOL, Sitemap, SitemapError};
@@ -127,7 +128,9 @@ fn no_pages_is_one_empty_urlset_and_urls_are_escaped() {
         panic!("one file");
     };
     assert_eq!(file.urls, 0);
-    assert!(file.xml.ends_with("<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n</urlset>\n"));
+    let ns = "http://www.sitemaps.org/schemas/sitemap/0.9";
+    let empty = format!("<urlset xmlns=\"{ns}\">\n</urlset>\n");
+    assert!(file.xml.ends_with(&empty));
     let odd = Entry {
         loc: "https://cms.example/p/a?x=1&y=<2>'\"".into(),
         lastmod: 0,
@@ -246,7 +249,8 @@ async fn users(
 async fn page_of(server: &Server, owner: i64, slug: &str, state: &str) -> i64 {
     let sql = "WITH p AS (INSERT INTO page (owner_id, slug, state) \
                VALUES ($1, $2, $3) RETURNING id) \
-               INSERT INTO revision (page_id, rev, title, body, author_id, created_at) \
+               INSERT INTO revision \
+               (page_id, rev, title, body, author_id, created_at) \
                SELECT id, 1, 'T', 'B', $1, 0 FROM p RETURNING page_id";
     server
         .sql
@@ -268,6 +272,46 @@ async fn head(server: &Server, id: i64) -> Option<i32> {
 
 fn edit(base: i32, body: &str) -> serde_json::Value {
     json!({"base_revision": base, "title": "T", "body": body})
+}
+
+/// Tries `action` as the user `me` (with `token`) on a fresh page; the
+/// page's id (0 for user management) and the reply.
+async fn attempt(
+    server: &Server,
+    http: &Http,
+    action: Action,
+    (me, token): (i64, &str),
+    owner: i64,
+    slug: &str,
+) -> (i64, Reply) {
+    let (id, status) = match action {
+        Action::ReadDraft => {
+            let id = page_of(server, owner, slug, "draft").await;
+            (id, http.get(&format!("/api/pages/{id}"), Some(token)).await)
+        }
+        Action::EditOwn | Action::EditAny => {
+            let who = if action == Action::EditOwn { me } else { owner };
+            let id = page_of(server, who, slug, "draft").await;
+            let path = format!("/api/pages/{id}");
+            (id, http.put(&path, token, edit(1, "new")).await)
+        }
+        Action::Publish => {
+            let id = page_of(server, owner, slug, "review").await;
+            let path = format!("/api/pages/{id}/transition");
+            let to = json!({"to": "published"});
+            (id, http.post(&path, token, to).await)
+        }
+        Action::Delete => {
+            let id = page_of(server, me, slug, "draft").await;
+            let path = format!("/api/pages/{id}");
+            (id, http.call("DELETE", &path, Some(token), None).await)
+        }
+        Action::ManageUsers => {
+            let body = json!({"name": slug, "role": "admin"});
+            (0, http.post("/api/users", token, body).await)
+        }
+    };
+    (id, status.expect("the server answers"))
 }
 
 // ANCHOR: matrix
@@ -292,45 +336,11 @@ async fn the_role_action_matrix_is_enforced_on_the_server() {
     let users = users(&server, &http, &people).await;
     let owner = users["owner"].0;
     for (role, row) in expected {
-        let (me, token) = (users[role].0, users[role].1.as_str());
         for (action, allowed) in ACTIONS.into_iter().zip(row) {
+            let me = (users[role].0, users[role].1.as_str());
             let slug = format!("{role}-{action}");
-            let (id, status) = match action {
-                Action::ReadDraft => {
-                    let id = page_of(&server, owner, &slug, "draft").await;
-                    (
-                        id,
-                        http.get(&format!("/api/pages/{id}"), Some(token))
-                            .await,
-                    )
-                }
-                Action::EditOwn | Action::EditAny => {
-                    let who =
-                        if action == Action::EditOwn { me } else { owner };
-                    let id = page_of(&server, who, &slug, "draft").await;
-                    let path = format!("/api/pages/{id}");
-                    (id, http.put(&path, token, edit(1, "new")).await)
-                }
-                Action::Publish => {
-                    let id = page_of(&server, owner, &slug, "review").await;
-                    let path = format!("/api/pages/{id}/transition");
-                    (
-                        id,
-                        http.post(&path, token, json!({"to": "published"}))
-                            .await,
-                    )
-                }
-                Action::Delete => {
-                    let id = page_of(&server, me, &slug, "draft").await;
-                    let path = format!("/api/pages/{id}");
-                    (id, http.call("DELETE", &path, Some(token), None).await)
-                }
-                Action::ManageUsers => {
-                    let body = json!({"name": slug, "role": "admin"});
-                    (0, http.post("/api/users", token, body).await)
-                }
-            };
-            let reply = status.unwrap();
+            let (id, reply) =
+                attempt(&server, &http, action, me, owner, &slug).await;
             let cell =
                 format!("{role} {action}: {} {}", reply.status, reply.body);
             if allowed {
@@ -344,6 +354,7 @@ async fn the_role_action_matrix_is_enforced_on_the_server() {
             }
         }
     }
+    // ANCHOR_END: matrix
     // Escalation through user management is refused too.
     let n: i64 = server
         .sql
@@ -377,7 +388,6 @@ async fn the_role_action_matrix_is_enforced_on_the_server() {
     }
     server.stop().await;
 }
-// ANCHOR_END: matrix
 
 #[tokio::test]
 async fn revisions_are_immutable_and_a_revert_is_a_new_revision() {
@@ -754,7 +764,6 @@ async fn renames_leave_one_hop_redirects_and_never_a_loop() {
     server.stop().await;
 }
 
-// ANCHOR: preview_test
 #[tokio::test]
 async fn preview_links_expire_refuse_tampering_and_say_noindex() {
     let test = "preview_links_expire_refuse_tampering_and_say_noindex";
@@ -766,6 +775,7 @@ async fn preview_links_expire_refuse_tampering_and_say_noindex() {
     let (au, vi) = (users["au"].1.as_str(), users["vi"].1.as_str());
     let page = json!({"slug": "draft", "title": "T", "body": "secret"});
     http.post("/api/pages", au, page).await.unwrap();
+    // ANCHOR: preview_test
     let ask = json!({"revision": 1, "ttl_s": 600});
     let r = http
         .post("/api/pages/1/preview", vi, ask.clone())
@@ -816,9 +826,9 @@ async fn preview_links_expire_refuse_tampering_and_say_noindex() {
         assert_eq!(r.header("x-robots-tag"), Some("noindex"));
         assert_eq!(r.header("cache-control"), Some("no-store"));
     }
+    // ANCHOR_END: preview_test
     server.stop().await;
 }
-// ANCHOR_END: preview_test
 
 #[tokio::test]
 async fn the_sitemap_lists_only_live_pages_and_splits_into_an_index() {
