@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State as Ax};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -683,12 +683,13 @@ struct Signed {
 async fn preview(
     Ax(app): Ax<Arc<App>>,
     Path((id, rev)): Path<(String, String)>,
-    Query(signed): Query<Signed>,
+    signed: Result<Query<Signed>, QueryRejection>,
 ) -> Response {
-    let mut response = match show_preview(&app, &id, &rev, signed).await {
-        Ok(response) => response,
-        Err(e) => e.into_response(),
+    let shown = match signed {
+        Ok(Query(signed)) => show_preview(&app, &id, &rev, signed).await,
+        Err(_) => Err(PreviewError::Malformed.into()),
     };
+    let mut response = shown.unwrap_or_else(IntoResponse::into_response);
     let headers = response.headers_mut();
     let noindex = header::HeaderValue::from_static("noindex");
     headers.insert("x-robots-tag", noindex);

@@ -810,6 +810,7 @@ async fn preview_links_expire_refuse_tampering_and_say_noindex() {
         url.replace(sig, &forged_sig),
         url.replace("/preview/1/", "/preview/2/"),
         url.split("&sig=").next().unwrap().to_string(),
+        format!("{url}&exp=1"), // two expiries: which one was signed?
     ];
     for bad in &tampered {
         let r = http.get(bad, None).await.unwrap();
