@@ -302,6 +302,14 @@ async fn create_user(
     let db = app.db.lock().await;
     require(&user(&db, &headers).await?, Action::ManageUsers)?;
     let new = body(new)?;
+    let name_ok = new
+        .name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if new.name.is_empty() || new.name.len() > 64 || !name_ok {
+        let why = "name: 1 to 64 ASCII letters, digits or hyphens";
+        return Err(CmsError::BadRequest(why.into()));
+    }
     let role = Role::parse(&new.role).ok_or_else(|| {
         CmsError::BadRequest(format!("unknown role {:?}", new.role))
     })?;

@@ -571,6 +571,16 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
         assert_eq!(r.status, status, "{method} {path}: {}", r.body);
         assert!(r.body.contains(needle), "{method} {path}: {}", r.body);
     }
+    let root = server.admin_token.as_str();
+    for (user, status, needle) in [
+        (json!({"name": "x y", "role": "viewer"}), 400, "name"),
+        (json!({"name": "x", "role": "god"}), 400, "unknown role"),
+        (json!({"name": "ed", "role": "viewer"}), 409, "exists"),
+    ] {
+        let r = http.post("/api/users", root, user).await.unwrap();
+        assert_eq!(r.status, status, "{}", r.body);
+        assert!(r.error().contains(needle), "{}", r.body);
+    }
     let r = http
         .call("PUT", "/api/pages/1", Some(ed), None)
         .await
