@@ -107,12 +107,14 @@ fn what_cannot_fit_is_an_error_not_a_truncation() {
     };
     let error = sitemap::split(&[long], tiny).unwrap_err();
     assert!(matches!(error, SitemapError::EntryTooLarge(_)));
-    let huge = Entry {
-        loc: format!("https://cms.example/{}", "a".repeat(2_048)),
+    // "less than 2,048 characters": 2,047 is the longest allowed.
+    let loc = |n: usize| Entry {
+        loc: format!("https://cms.example/{}", "a".repeat(n - 20)),
         lastmod: T0,
     };
-    let error = sitemap::split(&[huge], PROTOCOL).unwrap_err();
-    assert!(matches!(error, SitemapError::LocTooLong(2_068)));
+    assert!(sitemap::split(&[loc(2_047)], PROTOCOL).is_ok());
+    let error = sitemap::split(&[loc(2_048)], PROTOCOL).unwrap_err();
+    assert_eq!(error, SitemapError::LocTooLong(2_048));
     // One URL per file and one sitemap per index: two pages are too many.
     let one_each = Limits {
         max_urls: 1,
@@ -260,6 +262,14 @@ async fn page_of(server: &Server, owner: i64, slug: &str, state: &str) -> i64 {
         .get(0)
 }
 
+/// The page as the test made it: still there, at revision 1, unpublished.
+async fn untouched(server: &Server, id: i64) -> bool {
+    let sql = "SELECT 1 FROM page WHERE id = $1 AND head_rev = 1 \
+               AND published_rev IS NULL";
+    let row = server.sql.query_opt(sql, &[&id]).await.unwrap();
+    row.is_some()
+}
+
 async fn head(server: &Server, id: i64) -> Option<i32> {
     let sql = "SELECT head_rev FROM page WHERE id = $1";
     server
@@ -349,7 +359,7 @@ async fn the_role_action_matrix_is_enforced_on_the_server() {
                 assert_eq!(reply.status, 403, "{cell}");
                 assert!(reply.error().contains(&format!("{action}")), "{cell}");
                 if id != 0 {
-                    assert_eq!(head(&server, id).await, Some(1), "{cell}");
+                    assert!(untouched(&server, id).await, "{cell}");
                 }
             }
         }
@@ -501,6 +511,64 @@ async fn two_edits_of_one_revision_one_wins_one_gets_409() {
     server.stop().await;
 }
 // ANCHOR_END: stale
+
+/// The compare-and-set holds across API instances, not only behind this
+/// process's mutex: another instance's save, in flight in its own
+/// transaction, holds the page's row; our save waits for it, then finds
+/// the head moved and answers 409. A read-then-write check would have
+/// read the old head and gone ahead.
+#[tokio::test]
+async fn a_save_waiting_on_another_instances_save_gets_409() {
+    let test = "a_save_waiting_on_another_instances_save_gets_409";
+    let Some((server, http)) = start(test, PROTOCOL).await else {
+        return;
+    };
+    let users = users(&server, &http, &[("a", "editor")]).await;
+    let a = users["a"].1.as_str();
+    let page = json!({"slug": "doc", "title": "T", "body": "base"});
+    http.post("/api/pages", a, page).await.unwrap();
+    let other_instance = "BEGIN; WITH bumped AS (
+          UPDATE page SET head_rev = head_rev + 1
+          WHERE id = 1 AND head_rev = 1 RETURNING id, head_rev)
+        INSERT INTO revision (page_id, rev, title, body, author_id,
+          created_at)
+        SELECT id, head_rev, 'T', 'other', 1, 0 FROM bumped";
+    server.sql.batch_execute(other_instance).await.unwrap();
+    let commit_once_blocked = async {
+        let blocked = "SELECT count(*) FROM pg_stat_activity \
+                       WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))";
+        for _ in 0..500 {
+            let n: i64 =
+                server.sql.query_one(blocked, &[]).await.unwrap().get(0);
+            if n > 0 {
+                return server.sql.batch_execute("COMMIT").await.unwrap();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("the save never waited for the other transaction");
+    };
+    let (r, ()) = tokio::join!(
+        http.put("/api/pages/1", a, edit(1, "mine")),
+        commit_once_blocked,
+    );
+    let r = r.unwrap();
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert_eq!(
+        r.error(),
+        "stale revision: the edit is based on 1, the page is at 2"
+    );
+    let sql = "SELECT body FROM revision WHERE page_id = 1 ORDER BY rev";
+    let bodies: Vec<String> = server
+        .sql
+        .query(sql, &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(bodies, ["base", "other"]);
+    server.stop().await;
+}
 
 #[tokio::test]
 async fn bad_input_gets_a_clear_error_and_changes_nothing() {
