@@ -32,6 +32,7 @@ from recommender import (
     save_arrays,
     time_split,
 )
+from sklearn.metrics import ndcg_score  # type: ignore[import-untyped]
 
 DATA = generate()
 TRAIN, TEST = time_split(DATA, CUTOFF_DAY)
@@ -66,6 +67,17 @@ def test_metric_edges() -> None:
 
 
 # ANCHOR_END: metric_tests
+
+
+def test_ndcg_agrees_with_scikit_learn() -> None:
+    # ndcg_score takes a relevance and a score per item: give the ranked
+    # items falling scores, and the relevant item 9, never recommended,
+    # the lowest, so that it counts in the ideal but not in the top 5.
+    items = [1, 2, 3, 4, 5, 9]
+    relevance = [[1.0 if i in {2, 4, 9} else 0.0 for i in items]]
+    scores = [[6.0, 5.0, 4.0, 3.0, 2.0, 1.0]]
+    expected = ndcg_score(relevance, scores, k=5)
+    assert ndcg_at_k(items, {2, 4, 9}, 5) == pytest.approx(expected)
 
 
 def test_the_data_set_is_seeded_and_has_its_structure() -> None:
