@@ -101,6 +101,19 @@ async fn delete(con: &mut MultiplexedConnection, prefix: &str) {
     let _: i64 = redis::cmd("DEL").arg(keys).query_async(con).await.unwrap();
 }
 
+/// A key prefix no other test uses.
+fn prefix() -> String {
+    support::unique_name("recs")
+}
+
+/// A listener that accepts connections (the kernel does) and never
+/// replies, and a Redis client pointed at it.
+fn silent_redis() -> (std::net::TcpListener, redis::Client) {
+    let (listener, addr) = support::loopback::listener().unwrap();
+    let client = redis::Client::open(format!("redis://{addr}")).unwrap();
+    (listener, client)
+}
+
 fn lists() -> BTreeMap<u32, Stored> {
     let events = interactions(2026);
     let model = item_neighbours(&events, 10);
@@ -113,7 +126,7 @@ async fn precomputed_lists_are_served_and_expire() {
     let Some((client, mut con)) = live("precomputed_lists").await else {
         return;
     };
-    let prefix = support::unique_name("recs");
+    let prefix = prefix();
     let lists = lists();
     let ttl = Duration::from_millis(300);
     precompute(&mut con, &prefix, &lists, ttl).await.unwrap();
@@ -143,7 +156,7 @@ async fn a_user_without_a_list_gets_popularity() {
     let Some((client, _)) = live("a_user_without_a_list").await else {
         return;
     };
-    let s = service(client, &support::unique_name("recs"));
+    let s = service(client, &prefix());
     let answer = recommend(&s, 12, 4).await;
     assert_eq!(answer.fallback, Some(Fallback::NoList));
     assert_eq!(answer.items, s.popular[..4]);
@@ -154,7 +167,7 @@ async fn an_unreadable_list_falls_back() {
     let Some((client, mut con)) = live("an_unreadable_list").await else {
         return;
     };
-    let prefix = support::unique_name("recs");
+    let prefix = prefix();
     let _: () = redis::cmd("SET")
         .arg(key(&prefix, 3))
         .arg("[not json")
@@ -181,9 +194,7 @@ async fn a_dead_model_store_falls_back_to_popularity() {
 
 #[tokio::test]
 async fn a_store_that_never_answers_costs_one_timeout() {
-    // Accepts connections (the kernel does) and never replies.
-    let (_silent, addr) = support::loopback::listener().unwrap();
-    let client = redis::Client::open(format!("redis://{addr}")).unwrap();
+    let (_listener, client) = silent_redis();
     let s = service(client, "recs");
     let start = Instant::now();
     let answer = recommend(&s, 0, 5).await;
