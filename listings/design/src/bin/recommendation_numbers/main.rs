@@ -109,13 +109,15 @@ pub fn per_arm(p1: f64, p2: f64, alpha: f64, power: f64) -> f64 {
     ((z_a * null + z_b * alt) / (p1 - p2)).powi(2)
 }
 
-/// Fleiss's continuity correction, which textbooks such as Zar apply.
+/// The continuity correction of Fleiss, Tytun and Ury (1980); with it,
+/// `per_arm` matches Zar's published 127.2343 (see the tests).
 pub fn with_continuity(n: f64, p1: f64, p2: f64) -> f64 {
     let d = (p1 - p2).abs();
     n / 4.0 * (1.0 + (1.0 + 4.0 / (n * d)).sqrt()).powi(2)
 }
 
-/// Lehr's rule of thumb for alpha 0.05 and power 0.8: 16 p(1-p) / d^2.
+/// Lehr's rule of thumb for alpha 0.05 and power 0.8: 16 s^2 / d^2 per
+/// arm, where a rate's variance s^2 is p(1-p).
 pub fn lehr(p1: f64, p2: f64) -> f64 {
     let mean = (p1 + p2) / 2.0;
     16.0 * mean * (1.0 - mean) / (p1 - p2).powi(2)

@@ -36,9 +36,10 @@ fn sample_size_matches_jmp_documentation_example() {
 
 #[test]
 fn sample_size_matches_zar_example_24_26() {
-    // Zar, Biostatistical Analysis (4th ed., 1999), Example 24.26: 0.45
-    // against 0.25, alpha 0.05 two-sided, power 0.9: 127.23 per group,
-    // with the continuity correction; 117.4 before it.
+    // Zar, Biostatistical Analysis (4th ed., 1999), Example 24.26, as
+    // the Unistat manual reproduces it: 0.45 against 0.25, alpha 0.05
+    // two-sided, power 0.9: 127.2343 per group. The formula alone gives
+    // 117.4; the continuity correction brings it to Zar's figure.
     let n = per_arm(0.45, 0.25, 0.05, 0.9);
     assert!(close(n, 117.43, 0.01), "{n}");
     let corrected = with_continuity(n, 0.45, 0.25);
