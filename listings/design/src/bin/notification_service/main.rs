@@ -121,9 +121,14 @@ impl Rig {
     /// Stops the workers, deletes the queues and the run's Redis keys.
     pub async fn finish(mut self) -> Result<(), Error> {
         let _ = self.stop.send(true);
-        for handle in self.running.drain(..) {
-            if let Ok(result) = handle.await {
-                result?;
+        for mut handle in self.running.drain(..) {
+            // A worker stops between messages; one still waiting on a
+            // slow provider is cut off (its message goes back unacked).
+            let wait = Duration::from_millis(100);
+            match tokio::time::timeout(wait, &mut handle).await {
+                Ok(Ok(result)) => result?,
+                Ok(Err(_)) => {}
+                Err(_) => handle.abort(),
             }
         }
         self.topology.delete(&self.ch).await?;
@@ -277,12 +282,18 @@ async fn day(rig: &mut Rig) -> Result<(), Error> {
         n(&p.retries),
         n(&e.retries)
     );
-    for (body, reason) in
-        delivery::drain_dead(&rig.ch, &rig.topology.dead, 2).await?
-    {
-        let id = serde_json::from_str::<Notification>(&body)
-            .map_or(format!("{body:?}"), |n| n.id);
-        println!("dead-lettered ({reason}): {id}");
+    let dead = delivery::drain_dead(&rig.ch, &rig.topology.dead, 2).await?;
+    let mut dead: Vec<String> = dead
+        .into_iter()
+        .map(|(body, reason)| {
+            let id = serde_json::from_str::<Notification>(&body)
+                .map_or(format!("{body:?}"), |n| n.id);
+            format!("dead-lettered ({reason}): {id}")
+        })
+        .collect();
+    dead.sort(); // two queues feed it: arrival order is a race
+    for line in dead {
+        println!("{line}");
     }
     Ok(())
 }

@@ -250,6 +250,9 @@ impl Aggregator {
         }
     }
 
+    // ANCHOR_END: aggregate
+
+    // ANCHOR: due
     /// Groups whose window has closed at `now`, as notifications.
     pub fn due(&mut self, now: Timestamp) -> Vec<Notification> {
         let closed: Vec<_> = self
@@ -292,7 +295,7 @@ fn liked_text(actors: &[String], target: &str) -> String {
         }
     }
 }
-// ANCHOR_END: aggregate
+// ANCHOR_END: due
 
 /// The text of a notification that is sent on its own.
 pub fn render(e: &Event) -> String {
