@@ -73,7 +73,7 @@ fn a_quiet_end_inside_the_dst_gap_moves_forward() {
 #[test]
 fn a_same_day_window_and_other_zones() {
     let p = Preferences::new("Asia/Kolkata", Some(("13:00", "15:00"))).unwrap();
-    // 08:00 UTC is 13:30 IST (+05:30): quiet until 15:00 IST.
+    // 08:00 UTC is 13:30 in Kolkata (+05:30): quiet until 15:00 there.
     let end = quiet_until(&p, at("2026-06-01T08:00:00Z"));
     assert_eq!(end, Some(at("2026-06-01T09:30:00Z")));
     assert_eq!(quiet_until(&p, at("2026-06-01T10:00:00Z")), None);
