@@ -60,12 +60,12 @@ def quiet_until(
 def alert_position(url: str, prefetch: int, backlog: int = 20) -> int:
     """Queues `backlog` likes (priority 1) and starts a consumer with
     `prefetch`; once the broker has handed it a full window, publishes a
-    security alert (priority 9). Returns the alert's position (1 = first)
+    security alert (priority 5). Returns the alert's position (1 = first)
     in the order the consumer processes messages."""
     queue = f"notify_py_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     conn = pika.BlockingConnection(pika.URLParameters(url))
     ch = conn.channel()
-    ch.queue_declare(queue, arguments={"x-max-priority": 9})
+    ch.queue_declare(queue, arguments={"x-max-priority": 5})
     # Publisher confirms: each publish returns once the queue holds it,
     # so the alert is queued before the consumer's next ack is seen.
     pub = conn.channel()
@@ -81,7 +81,7 @@ def alert_position(url: str, prefetch: int, backlog: int = 20) -> int:
                 break  # nothing for 2 s: the queue is empty
             if not order:  # first delivery: the window is out; now alert
                 wait_ready(ch, queue, backlog - min(prefetch, backlog))
-                alert = pika.BasicProperties(priority=9)
+                alert = pika.BasicProperties(priority=5)
                 pub.basic_publish("", queue, b"alert", alert)
             order.append(body)
             ch.basic_ack(method.delivery_tag)

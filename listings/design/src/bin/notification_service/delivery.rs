@@ -43,9 +43,9 @@ pub enum Error {
 }
 
 // ANCHOR: topology
-/// Highest priority the channel queues accept (RabbitMQ advises a few
-/// levels: each one is a sub-queue inside the broker).
-pub const MAX_PRIORITY: i64 = 9;
+/// Highest priority the channel queues accept. RabbitMQ's guide
+/// recommends 1 to 5: each level is a sub-queue inside the broker.
+pub const MAX_PRIORITY: i64 = 5;
 
 pub struct Topology {
     pub queues: BTreeMap<Channel, String>,

@@ -66,9 +66,9 @@ impl Kind {
         self == Kind::Security
     }
 
-    /// The AMQP message priority (the queues accept 0 to 9).
+    /// The AMQP message priority (the queues accept 0 to 5).
     pub fn priority(self) -> u8 {
-        if self == Kind::Security { 9 } else { 1 }
+        if self == Kind::Security { 5 } else { 1 }
     }
 
     /// Likes are grouped into one "N people liked" notification.
