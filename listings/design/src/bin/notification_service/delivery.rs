@@ -44,8 +44,9 @@ pub enum Error {
 
 // ANCHOR: topology
 /// Highest priority the channel queues accept. RabbitMQ's guide
-/// recommends 1 to 5: each level is a sub-queue inside the broker.
-pub const MAX_PRIORITY: i64 = 5;
+/// recommends 2 to 4 for classic queues: each level is a sub-queue
+/// inside the broker. A message above it counts as this maximum.
+pub const MAX_PRIORITY: i64 = 4;
 
 pub struct Topology {
     pub queues: BTreeMap<Channel, String>,

@@ -66,7 +66,9 @@ impl Kind {
         self == Kind::Security
     }
 
-    /// The AMQP message priority (the queues accept 0 to 5).
+    /// The AMQP message priority. The classic queues here count 5 as
+    /// their maximum, 4; a RabbitMQ 4.x quorum queue reads 5 and above
+    /// as "high", 0 to 4 as "normal".
     pub fn priority(self) -> u8 {
         if self == Kind::Security { 5 } else { 1 }
     }
