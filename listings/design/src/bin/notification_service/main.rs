@@ -375,7 +375,7 @@ async fn demo() -> Result<(), Error> {
         rig.email.delivered().len(),
         rig.email.repeats.load(Ordering::SeqCst),
     );
-    let twice = rig.email.per_key().values().filter(|&&c| c > 1).count();
+    let twice = rig.email.per_message().values().filter(|&&c| c > 1).count();
     println!(
         "  worker: {} crashes, {} skipped as already delivered; \
          delivered twice: {twice}",

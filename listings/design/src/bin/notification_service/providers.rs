@@ -130,11 +130,13 @@ impl Provider {
         lock(&self.delivered).clone()
     }
 
-    /// How many times each key was delivered (the tests want all 1s).
-    pub fn per_key(&self) -> BTreeMap<String, u32> {
+    /// How many times each (recipient, text) was delivered: what a user
+    /// saw, whatever keys the sender used (the tests want all 1s).
+    pub fn per_message(&self) -> BTreeMap<(String, String), u32> {
         let mut counts = BTreeMap::new();
         for d in lock(&self.delivered).iter() {
-            *counts.entry(d.key.clone()).or_insert(0) += 1;
+            let seen = (d.to.clone(), d.text.clone());
+            *counts.entry(seen).or_insert(0) += 1;
         }
         counts
     }
