@@ -61,7 +61,7 @@ pub enum Tamper {
     Broken(usize),
     #[error("line {0}: `seq` says {1}")]
     Sequence(usize, u64),
-    #[error("the last hash is not the one anchored elsewhere")]
+    #[error("the last hash differs from the anchored copy")]
     Head,
 }
 

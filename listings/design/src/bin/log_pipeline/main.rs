@@ -254,11 +254,7 @@ async fn retention(store: &LogStore) -> Result<(), StoreError> {
             .map(|(name, n)| format!("{}={n}", &name[5..]))
             .collect()
     };
-    println!(
-        "
-partitions: {}",
-        old(store.partitions().await?).join(" ")
-    );
+    println!("\npartitions: {}", old(store.partitions().await?).join(" "));
     let plan = store
         .explain(
             "SELECT * FROM logs WHERE ts >= '2020-01-04' AND ts < '2020-01-05' \
@@ -323,8 +319,7 @@ async fn audit_demo(store: &LogStore) -> Result<(), StoreError> {
     }
     let head = audit::verify(&store.audit_lines().await?);
     println!(
-        "
-audit: {} lines, head {}",
+        "\naudit: {} lines, head {}",
         chain.len(),
         &head.unwrap_or_default()[..16]
     );
@@ -349,8 +344,8 @@ audit: {} lines, head {}",
         audit::verify(cut).map(|_| "ok")
     );
     match audit::verify_anchored(cut, &anchor) {
-        Ok(()) => println!("last line cut, against the anchor: ok"),
-        Err(e) => println!("last line cut, against the anchor: {e}"),
+        Ok(()) => println!("last line cut, with the anchor: ok"),
+        Err(e) => println!("last line cut, with the anchor: {e}"),
     }
     Ok(())
 }
@@ -367,10 +362,9 @@ async fn overload() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let ok = answered.iter().filter(|r| matches!(r, Ok(204))).count();
     let counts = &p.collector.counts;
     let accepted = counts.accepted.load(Ordering::Relaxed);
+    println!("\nsink stalled, buffer 8: {ok} of 40 requests answered");
     println!(
-        "
-sink stalled, buffer 8: {ok} of 40 requests answered, \
-         {} lines offered, {accepted} accepted, {} dropped",
+        "  lines offered {}, accepted {accepted}, dropped {}",
         counts.offered.load(Ordering::Relaxed),
         counts.dropped.load(Ordering::Relaxed),
     );
