@@ -74,13 +74,25 @@ fn invalid_values_are_refused_with_the_reason() {
 
 #[test]
 fn a_higher_version_is_read_for_its_first_four_fields() {
-    let longer = "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-xyz";
-    let tp = parse(longer).unwrap();
-    assert_eq!(format!("{:032x}", tp.trace_id), TRACE);
-    // Sent on as version 00, the highest this code knows.
-    assert_eq!(tp.to_string(), SPEC_EXAMPLE);
-    let glued = "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x";
-    assert_eq!(parse(glued), Err(TraceParentError::Shape));
+    // The cases of the W3C test suite (test_traceparent_version_0x00
+    // and _0xcc), with our ids.
+    let ids = "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    for accepted in [
+        format!("cc-{ids}"),
+        format!("cc-{ids}-what-the-future-will-be-like"),
+    ] {
+        let tp = parse(&accepted).unwrap();
+        assert_eq!(format!("{:032x}", tp.trace_id), TRACE);
+        // Sent on as version 00, the highest this code knows.
+        assert_eq!(tp.to_string(), SPEC_EXAMPLE);
+    }
+    for refused in [
+        format!("cc-{ids}.what-the-future-will-be-like"),
+        format!("00-{ids}."),
+        format!("00-{ids}-what-the-future-will-be-like"),
+    ] {
+        assert_eq!(parse(&refused), Err(TraceParentError::Shape));
+    }
 }
 
 #[test]
