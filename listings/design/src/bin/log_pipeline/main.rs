@@ -257,8 +257,9 @@ async fn retention(store: &LogStore) -> Result<(), StoreError> {
     println!("\npartitions: {}", old(store.partitions().await?).join(" "));
     let plan = store
         .explain(
-            "SELECT * FROM logs WHERE ts >= '2020-01-04' AND ts < '2020-01-05' \
-             AND to_tsvector('simple', message) @@ plainto_tsquery('simple', 'disk full')",
+            "SELECT * FROM logs WHERE ts >= '2020-01-04' \
+             AND ts < '2020-01-05' AND to_tsvector('simple', message) \
+             @@ plainto_tsquery('simple', 'disk full')",
         )
         .await?;
     let mut read: Vec<&str> = plan

@@ -88,7 +88,11 @@ impl Context {
             flags: self.flags & 0x01,
         }
     }
+}
+// ANCHOR_END: context
 
+// ANCHOR: traced
+impl Context {
     /// The span every line logged in this unit of work carries.
     pub fn span(&self) -> Span {
         let parent = self.parent_id.map(|p| format!("{p:016x}"));
@@ -121,7 +125,7 @@ pub async fn traced<T>(
     .with_subscriber(dispatch.clone())
     .await
 }
-// ANCHOR_END: context
+// ANCHOR_END: traced
 
 fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     // A value that is not visible ASCII is no valid traceparent.

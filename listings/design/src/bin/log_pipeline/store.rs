@@ -263,8 +263,9 @@ impl LogStore {
 
     // ANCHOR: retention
     /// Retention: keep `keep_days` days up to and including `today`;
-    /// every day partition before them is detached, then dropped: a catalogue change, not a
-    /// DELETE of its rows. Returns the partitions dropped.
+    /// every day partition before them is detached, then dropped: a
+    /// catalogue change, not a DELETE of its rows. Returns the partitions
+    /// dropped.
     pub async fn drop_older_than(
         &self,
         today: &str,

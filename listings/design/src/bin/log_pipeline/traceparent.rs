@@ -24,6 +24,9 @@ pub enum TraceParentError {
     Zero,
 }
 
+// ANCHOR_END: traceparent
+
+// ANCHOR: parse
 /// Parses a received value. Version `00` must be exactly 55 characters;
 /// a higher version may be longer, and only its first four fields are
 /// read (Trace Context, "Versioning of traceparent").
@@ -71,7 +74,7 @@ impl fmt::Display for TraceParent {
         write!(f, "00-{t:032x}-{p:016x}-{fl:02x}")
     }
 }
-// ANCHOR_END: traceparent
+// ANCHOR_END: parse
 
 pub fn nonzero<T: PartialEq + Default>(mut draw: impl FnMut() -> T) -> T {
     loop {
