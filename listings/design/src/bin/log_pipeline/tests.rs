@@ -487,6 +487,11 @@ async fn retention_drops_old_days_whole_and_leaves_the_rest() {
         .await
         .unwrap();
     assert_eq!(row.get::<_, i64>(0), 1); // only the skewed line
+    // A day whose rows are already in the default partition cannot get
+    // a partition of its own: keep the default partition empty.
+    let late = [record("2020-02-01T08:00:00Z", "no partition yet")];
+    store.insert(&late).await.unwrap();
+    assert!(store.ensure_days("2020-02-01", 1).await.is_err());
     // Run again: nothing more to drop. A bad date is refused.
     assert!(
         store
