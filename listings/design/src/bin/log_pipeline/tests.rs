@@ -492,6 +492,18 @@ async fn retention_drops_old_days_whole_and_leaves_the_rest() {
     let late = [record("2020-02-01T08:00:00Z", "no partition yet")];
     store.insert(&late).await.unwrap();
     assert!(store.ensure_days("2020-02-01", 1).await.is_err());
+    // DETACH ... CONCURRENTLY is refused while a default partition
+    // exists; this design detaches with the plain, locking form.
+    let concurrently = "ALTER TABLE logs DETACH PARTITION logs_20200103 \
+                        CONCURRENTLY";
+    let refused = store.client().batch_execute(concurrently).await;
+    let why = refused
+        .unwrap_err()
+        .as_db_error()
+        .unwrap()
+        .message()
+        .to_owned();
+    assert!(why.contains("default partition"), "{why}");
     // Run again: nothing more to drop. A bad date is refused.
     assert!(
         store
