@@ -491,7 +491,13 @@ async fn retention_drops_old_days_whole_and_leaves_the_rest() {
     // a partition of its own: keep the default partition empty.
     let late = [record("2020-02-01T08:00:00Z", "no partition yet")];
     store.insert(&late).await.unwrap();
-    assert!(store.ensure_days("2020-02-01", 1).await.is_err());
+    let Err(StoreError::Pg(e)) = store.ensure_days("2020-02-01", 1).await
+    else {
+        panic!("a partition was created over rows in the default one");
+    };
+    let why = e.as_db_error().unwrap().message();
+    assert!(why.contains("default partition"), "{why}");
+    assert!(why.contains("would be violated"), "{why}");
     // DETACH ... CONCURRENTLY is refused while a default partition
     // exists; this design detaches with the plain, locking form.
     let concurrently = "ALTER TABLE logs DETACH PARTITION logs_20200103 \
@@ -643,6 +649,13 @@ async fn bad_input_is_refused_clearly_and_logged() {
     let services: Vec<&str> =
         warned.iter().map(|l| l.service.as_str()).collect();
     assert_eq!(services, ["orders", "billing"]);
+    let refused = p
+        .store
+        .by_words("checkout refused", "-infinity", "infinity")
+        .await
+        .unwrap();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].service, "gateway");
     let ignored = p
         .store
         .by_words("traceparent ignored", "-infinity", "infinity")
