@@ -29,17 +29,20 @@ trace_id: contextvars.ContextVar[str] = contextvars.ContextVar(
 
 TRACEPARENT = re.compile(
     r"(?P<version>[0-9a-f]{2})-(?P<trace>[0-9a-f]{32})"
-    r"-(?P<parent>[0-9a-f]{16})-(?P<flags>[0-9a-f]{2})"
+    r"-(?P<parent>[0-9a-f]{16})-(?P<flags>[0-9a-f]{2})(?P<more>-.*)?",
+    re.DOTALL,
 )
 
 
 def accept(traceparent: str | None) -> str:
     """The trace id to work under: the caller's when its W3C traceparent
-    is valid (version 00), else a new one. Sets it for this context."""
+    is valid, else a new one. Sets it for this context. Version 00 is
+    exactly four fields; a higher version may add more after a dash."""
     m = TRACEPARENT.fullmatch(traceparent or "")
     valid = (
         m is not None
-        and m["version"] == "00"
+        and m["version"] != "ff"
+        and not (m["version"] == "00" and m["more"])
         and m["trace"] != "0" * 32
         and m["parent"] != "0" * 16
     )
