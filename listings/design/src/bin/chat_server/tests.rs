@@ -251,6 +251,29 @@ async fn what_is_not_a_websocket_handshake_gets_400_and_a_401_a_challenge() {
     f.finish().await;
 }
 
+// ANCHOR: engine_io
+#[tokio::test]
+async fn a_socket_io_client_finds_no_engine_io_endpoint_here() {
+    let test = "a_socket_io_client_finds_no_engine_io_endpoint_here";
+    let Some(f) = fixture(test, 1, |_| {}).await else {
+        return;
+    };
+    // The first request of a Socket.IO client (Engine.IO protocol v4,
+    // HTTP long-polling first): it expects `0{"sid":...}`, an open packet.
+    let addr = f.instances[0].addr;
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\n\
+         Host: {addr}\r\nConnection: close\r\n\r\n"
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    f.finish().await;
+}
+// ANCHOR_END: engine_io
+
 // ---------------------------------------------------------------------
 // Messages.
 
