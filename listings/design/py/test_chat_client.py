@@ -14,6 +14,7 @@ import pytest
 import redis
 from chat_client import (
     Scratch,
+    Server,
     chat_server,
     closed_code,
     join,
@@ -123,19 +124,21 @@ def test_presence_expires_after_the_process_is_killed(
     r = redis.Redis.from_url(redis_url)
     key = f"{s.prefix}:presence:bob"
 
-    async def connect_bob(url: str) -> None:
-        await join(url, "bob")  # and never close: the process dies
-
-    with chat_server(binary, s, presence_ttl_ms=300) as server:
-        asyncio.run(connect_bob(server.url))
-        assert r.exists(key)
+    async def crash(server: Server) -> None:
+        bob = await join(server.url, "bob")
+        await asyncio.sleep(0.7)  # over two TTLs, idle: websockets answers
+        assert r.exists(key)  # the server's pings, so bob stays online
         server.process.send_signal(signal.SIGKILL)
         server.process.wait(timeout=5)
-    assert r.exists(key), "nobody deleted it: the process died"
-    deadline = time.monotonic() + 2
-    while r.exists(key):
-        assert time.monotonic() < deadline, "presence outlived its TTL"
-        time.sleep(0.02)
+        assert r.exists(key), "nobody deleted it: the process died"
+        killed = time.monotonic()
+        while r.exists(key):
+            assert time.monotonic() - killed < 2, "presence outlived its TTL"
+            await asyncio.sleep(0.02)
+        await bob.wait_closed()  # the client saw its connection go
+
+    with chat_server(binary, s, presence_ttl_ms=300) as server:
+        asyncio.run(crash(server))
 
 
 # ANCHOR_END: crash

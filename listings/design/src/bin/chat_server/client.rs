@@ -132,6 +132,14 @@ impl Client {
         }
     }
 
+    /// Reads (and so answers the server's pings) for `d`, dropping what
+    /// arrives: an idle but live client.
+    #[cfg(test)]
+    pub async fn idle(&mut self, d: Duration) {
+        let read = async { while let Some(Ok(_)) = self.ws.next().await {} };
+        let _ = tokio::time::timeout(d, read).await;
+    }
+
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
         // Wait for the server's close, so its `leave` has run.

@@ -293,42 +293,57 @@ async fn session(mut socket: WebSocket, app: Arc<App>, user: String) {
     };
     let (outbox, mut inbox) = tokio::sync::mpsc::channel(64);
     if app.hub.join(&user, conn, &convs, outbox).await.is_err() {
+        let _ = app.hub.leave(&user, conn, &convs).await;
         return finish(socket, close::INTERNAL_ERROR, "redis").await;
     }
-    let conversations = convs.clone();
+    let (user_, conversations) = (user.clone(), convs.clone());
     let ready = ServerMsg::Ready {
-        user: user.clone(),
+        user: user_,
         conversations,
     };
-    let mut end: Option<End> =
-        socket.send(text(&ready)).await.err().map(|_| None);
-    let mut bucket =
-        Bucket::new(app.cfg.burst, app.cfg.per_second, Instant::now());
-    let mut heartbeat = tokio::time::interval(app.cfg.presence_ttl / 3);
+    let mut end = socket.send(text(&ready)).await.err().map(|_| None);
+    let (cfg, now) = (&app.cfg, Instant::now());
+    let mut bucket = Bucket::new(cfg.burst, cfg.per_second, now);
+    let mut heartbeat = tokio::time::interval(cfg.presence_ttl / 3);
+    let mut heard = now; // the last frame from the client, pongs included
+    // ANCHOR_END: session
+    // ANCHOR: session_loop
     while end.is_none() {
         tokio::select! {
-            incoming = socket.recv() => match incoming {
-                Some(Ok(Message::Text(t))) => {
-                    end = match limits(&app.cfg, &mut bucket, t.len()) {
-                        Some(why) => Some(Some(why)),
-                        None => {
-                            let replies =
-                                handle(&app, &user, conn, &convs, &t).await;
-                            send_all(&mut socket, replies).await
+            incoming = socket.recv() => {
+                heard = Instant::now();
+                end = match incoming {
+                    Some(Ok(Message::Text(t))) => {
+                        match limits(cfg, &mut bucket, t.len()) {
+                            Some(why) => Some(Some(why)),
+                            None => {
+                                let replies =
+                                    handle(&app, &user, conn, &convs, &t).await;
+                                send_all(&mut socket, replies).await
+                            }
                         }
-                    };
-                }
-                Some(Ok(Message::Binary(_))) => {
-                    end = Some(Some((close::UNSUPPORTED_DATA, "text only")));
-                }
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                _ => end = Some(None), // a Close frame, an error, or EOF
-            },
+                    }
+                    Some(Ok(Message::Binary(_))) => {
+                        Some(Some((close::UNSUPPORTED_DATA, "text only")))
+                    }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => None,
+                    _ => Some(None), // a Close frame, an error, or EOF
+                };
+            }
             Some(msg) = inbox.recv() => {
                 end = send_all(&mut socket, vec![ServerMsg::Msg(msg)]).await;
             }
             _ = heartbeat.tick() => {
-                let _ = app.hub.refresh_presence(&user).await;
+                // Silent for a whole TTL, even to our pings: the client is
+                // gone, though a half-open TCP connection never says so.
+                let ping = Message::Ping(Default::default());
+                if heard.elapsed() > cfg.presence_ttl
+                    || socket.send(ping).await.is_err()
+                {
+                    end = Some(None);
+                } else {
+                    let _ = app.hub.refresh_presence(&user).await;
+                }
             }
         }
     }
@@ -338,7 +353,7 @@ async fn session(mut socket: WebSocket, app: Arc<App>, user: String) {
     }
 }
 
-// ANCHOR_END: session
+// ANCHOR_END: session_loop
 
 // ANCHOR: limits
 /// The size limit first (1009), then the rate (1008).

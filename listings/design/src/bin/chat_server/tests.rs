@@ -437,7 +437,7 @@ async fn presence_is_an_expiring_key_kept_alive_by_the_connection() {
     };
     let mut redis = f.redis().await;
     let key = f.instances[0].app.hub.presence_key("bob");
-    let bob = f.join(1, "bob").await;
+    let mut bob = f.join(1, "bob").await;
     let mut alice = f.join(0, "alice").await;
     let ttl: i64 = redis::cmd("PTTL")
         .arg(&key)
@@ -445,8 +445,10 @@ async fn presence_is_an_expiring_key_kept_alive_by_the_connection() {
         .await
         .unwrap();
     assert!((1..=300).contains(&ttl), "{ttl}");
-    // Over two TTLs later bob is still there: his connection refreshes it.
-    tokio::time::sleep(Duration::from_millis(650)).await;
+    // Over two TTLs later bob is still there: his connection refreshes it
+    // while both clients answer the server's pings.
+    let idle = Duration::from_millis(650);
+    tokio::join!(bob.idle(idle), alice.idle(idle));
     assert_eq!(
         presence(&mut alice, &["alice", "bob", "carol"]).await,
         ["alice", "bob"]
@@ -474,6 +476,38 @@ async fn presence_is_an_expiring_key_kept_alive_by_the_connection() {
     f.finish().await;
 }
 // ANCHOR_END: presence
+
+// ANCHOR: half_open
+#[tokio::test]
+async fn a_client_that_stops_answering_pings_is_dropped_and_goes_offline() {
+    let test =
+        "a_client_that_stops_answering_pings_is_dropped_and_goes_offline";
+    let tweak = |c: &mut Config| {
+        c.presence_ttl = Duration::from_millis(300);
+        c.per_second = 100.0; // the test polls
+    };
+    let Some(f) = fixture(test, 2, tweak).await else {
+        return;
+    };
+    let mut alice = f.join(0, "alice").await;
+    // bob never reads again, so he never answers a ping: to the server he
+    // is a half-open connection, like a phone that lost its network.
+    let t = Instant::now();
+    let mut bob = f.join(1, "bob").await;
+    assert_eq!(presence(&mut alice, &["bob"]).await, ["bob"]);
+    while presence(&mut alice, &["bob"]).await == ["bob"] {
+        assert!(t.elapsed() < Duration::from_secs(2), "bob still online");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        t.elapsed() >= Duration::from_millis(300),
+        "dropped too soon"
+    );
+    // The server dropped the connection without a close frame.
+    assert_eq!(bob.next().await, Got::Closed(None));
+    f.finish().await;
+}
+// ANCHOR_END: half_open
 
 // ---------------------------------------------------------------------
 // Limits and bad input.
