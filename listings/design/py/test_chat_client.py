@@ -29,7 +29,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def binary() -> Path:
     found = server_binary()
     if found is None:
@@ -43,24 +43,37 @@ def s(database_url: str, redis_url: str) -> Iterator[Scratch]:
         yield s
 
 
-def test_clients_on_two_processes_talk(binary: Path, s: Scratch) -> None:
+@pytest.fixture(scope="module")
+def pair(
+    binary: Path, database_url: str, redis_url: str
+) -> Iterator[tuple[Server, Server]]:
+    """Two server processes over one schema and one Redis prefix, shared
+    by the tests that do not kill them (each uses its own message ids)."""
+    with (
+        scratch() as s,
+        chat_server(binary, s) as one,
+        chat_server(binary, s) as two,
+    ):
+        yield one, two
+
+
+def test_clients_on_two_processes_talk(pair: tuple[Server, Server]) -> None:
     async def talk(one: str, two: str) -> None:
         alice, bob = await join(one, "alice"), await join(two, "bob")
-        assert (await send(alice, 1, "p-1", "hi"))["seq"] == 1
+        first = (await send(alice, 1, "p-1", "hi"))["seq"]
         got = await receive(bob)
-        assert (got["type"], got["seq"], got["from"]) == ("msg", 1, "alice")
-        assert (await send(bob, 1, "p-2", "hi"))["seq"] == 2
-        assert (await receive(alice))["seq"] == 2
+        assert (got["type"], got["seq"], got["from"]) == ("msg", first, "alice")
+        assert (await send(bob, 1, "p-2", "hi"))["seq"] == first + 1
+        assert (await receive(alice))["seq"] == first + 1
         again = await send(alice, 1, "p-1", "hi")
-        assert (again["seq"], again["duplicate"]) == (1, True)
+        assert (again["seq"], again["duplicate"]) == (first, True)
         await alice.close()
         await bob.close()
 
-    with chat_server(binary, s) as one, chat_server(binary, s) as two:
-        asyncio.run(talk(one.url, two.url))
+    asyncio.run(talk(pair[0].url, pair[1].url))
 
 
-def test_handshake_refusals(binary: Path, s: Scratch) -> None:
+def test_handshake_refusals(pair: tuple[Server, Server]) -> None:
     async def statuses(url: str) -> list[int]:
         return [
             await refused(url, ""),
@@ -70,13 +83,12 @@ def test_handshake_refusals(binary: Path, s: Scratch) -> None:
             await refused(url, token("alice")),
         ]
 
-    with chat_server(binary, s) as server:
-        assert asyncio.run(statuses(server.url)) == [401, 401, 401, 403, 101]
+    assert asyncio.run(statuses(pair[0].url)) == [401, 401, 401, 403, 101]
 
 
 # ANCHOR: reconnect_loop
 def test_a_401_ends_the_reconnect_loop_at_once(
-    binary: Path, s: Scratch
+    pair: tuple[Server, Server],
 ) -> None:
     async def status(url: str) -> int:
         expired = token("alice", expires=int(time.time()) - 1)
@@ -88,17 +100,18 @@ def test_a_401_ends_the_reconnect_loop_at_once(
             return e.response.status_code
         return 0
 
-    with chat_server(binary, s) as server:
-        started = time.monotonic()
-        assert asyncio.run(status(server.url)) == 401
-        assert time.monotonic() - started < 2, "no backoff, no retry"
+    started = time.monotonic()
+    assert asyncio.run(status(pair[0].url)) == 401
+    assert time.monotonic() - started < 2, "no backoff, no retry"
 
 
 # ANCHOR_END: reconnect_loop
 
 
 # ANCHOR: close_codes
-def test_close_codes_for_too_big_and_too_fast(binary: Path, s: Scratch) -> None:
+def test_close_codes_for_too_big_and_too_fast(
+    pair: tuple[Server, Server],
+) -> None:
     async def codes(url: str) -> tuple[int | None, int | None]:
         alice = await join(url, "alice")
         big = {"type": "send", "conv": 1, "id": "big", "body": "x" * 5000}
@@ -110,8 +123,7 @@ def test_close_codes_for_too_big_and_too_fast(binary: Path, s: Scratch) -> None:
             await bob.send(json.dumps(m))
         return too_big, await closed_code(bob)
 
-    with chat_server(binary, s) as server:
-        assert asyncio.run(codes(server.url)) == (1009, 1008)
+    assert asyncio.run(codes(pair[1].url)) == (1009, 1008)
 
 
 # ANCHOR_END: close_codes
@@ -126,7 +138,7 @@ def test_presence_expires_after_the_process_is_killed(
 
     async def crash(server: Server) -> None:
         bob = await join(server.url, "bob")
-        await asyncio.sleep(0.7)  # over two TTLs, idle: websockets answers
+        await asyncio.sleep(0.65)  # over two TTLs, idle: websockets answers
         assert r.exists(key)  # the server's pings, so bob stays online
         server.process.send_signal(signal.SIGKILL)
         server.process.wait(timeout=5)
