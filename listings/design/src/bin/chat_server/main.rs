@@ -296,10 +296,9 @@ async fn session(mut socket: WebSocket, app: Arc<App>, user: String) {
         let _ = app.hub.leave(&user, conn, &convs).await;
         return finish(socket, close::INTERNAL_ERROR, "redis").await;
     }
-    let (user_, conversations) = (user.clone(), convs.clone());
     let ready = ServerMsg::Ready {
-        user: user_,
-        conversations,
+        user: user.clone(),
+        conversations: convs.clone(),
     };
     let mut end = socket.send(text(&ready)).await.err().map(|_| None);
     let (cfg, now) = (&app.cfg, Instant::now());
