@@ -411,6 +411,11 @@ async fn handle(
             if id.is_empty() || id.len() > 64 {
                 return error("id must be 1 to 64 bytes");
             }
+            // PostgreSQL text cannot hold NUL: refuse it here, or the
+            // failed insert would read as "retry" forever.
+            if id.contains('\0') || body.contains('\0') {
+                return error("id and body must not contain NUL");
+            }
             let stored = match app.store.send(conv, user, &id, &body).await {
                 Ok(stored) => stored,
                 Err(StoreError::NotMember) => return error("not a member"),
