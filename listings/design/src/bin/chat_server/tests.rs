@@ -317,14 +317,21 @@ async fn a_retried_send_is_stored_once_and_gets_the_same_ack() {
     assert_eq!(last_ack(&mut alice).await, (1, false));
     alice.send(1, "a-1", "once").await; // the ack was lost, say
     assert_eq!(last_ack(&mut alice).await, (1, true));
-    // The same id from two of alice's devices, on two instances, at once.
+    // The same id from two of alice's devices, on two instances, at once:
+    // we hold the conversation's row lock until both sends wait on it.
     let mut phone = f.join(1, "alice").await;
+    let mut db = f.db().await;
+    let lock = db.transaction().await.unwrap();
+    lock.execute("SELECT 1 FROM conversations WHERE id = 1 FOR UPDATE", &[])
+        .await
+        .unwrap();
     alice.send(1, "a-2", "twice").await;
     phone.send(1, "a-2", "twice").await;
+    wait_for_blocked(&lock, 2).await;
+    lock.commit().await.unwrap();
     let (x, y) = (last_ack(&mut alice).await, last_ack(&mut phone).await);
     assert_eq!(x.0, y.0);
     assert!(x.1 != y.1, "exactly one of them stored it: {x:?} {y:?}");
-    let db = f.db().await;
     let row = db
         .query_one(
             "SELECT count(*), max(seq), (SELECT last_seq \
@@ -339,6 +346,22 @@ async fn a_retried_send_is_stored_once_and_gets_the_same_ack() {
     f.finish().await;
 }
 // ANCHOR_END: retry
+
+/// Waits until `n` sessions wait, directly or in a queue, on the locks
+/// `tx` holds.
+async fn wait_for_blocked(tx: &tokio_postgres::Transaction<'_>, n: i64) {
+    let query = "WITH RECURSIVE blocked(pid) AS ( \
+        SELECT pid FROM pg_stat_activity \
+        WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid)) \
+        UNION SELECT a.pid FROM pg_stat_activity a, blocked b \
+        WHERE b.pid = ANY(pg_blocking_pids(a.pid))) \
+        SELECT count(*) FROM blocked";
+    let t = Instant::now();
+    while tx.query_one(query, &[]).await.unwrap().get::<_, i64>(0) < n {
+        assert!(t.elapsed() < Duration::from_secs(2), "sends not blocked");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
 
 #[tokio::test]
 async fn concurrent_senders_on_two_instances_get_gapless_sequences() {
