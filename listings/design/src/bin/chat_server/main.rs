@@ -168,9 +168,11 @@ async fn handshake(
         Ok(user) => user,
         Err(e) => return unauthorized(e),
     };
-    // The library's own cap, far above ours: beyond it the frame is
-    // refused while being read, without a close code of our choosing.
-    ws.max_message_size(64 * 1024)
+    // The library's own caps, far above ours: a frame whose header
+    // announces more is refused before its payload is read (without a
+    // close code of our choosing); the default would buffer 16 MiB.
+    ws.max_frame_size(64 * 1024)
+        .max_message_size(64 * 1024)
         .on_upgrade(move |socket| session(socket, app, user))
 }
 // ANCHOR_END: handshake

@@ -98,6 +98,12 @@ async fn last_ack(c: &mut Client) -> (i64, bool) {
 /// Sends a handshake by hand and returns the response head and the bytes
 /// read after it.
 async fn raw_handshake(url: &str, extra: &str) -> (String, Vec<u8>) {
+    let (_, head, rest) = raw_open(url, extra).await;
+    (head, rest)
+}
+
+/// The same, keeping the connection.
+async fn raw_open(url: &str, extra: &str) -> (TcpStream, String, Vec<u8>) {
     let addr = url.trim_start_matches("ws://").trim_end_matches("/ws");
     let mut tcp = TcpStream::connect(addr).await.unwrap();
     let request = format!(
@@ -130,7 +136,7 @@ async fn raw_handshake(url: &str, extra: &str) -> (String, Vec<u8>) {
             rest.extend_from_slice(&buf[..n]);
         }
     }
-    (head, rest)
+    (tcp, head, rest)
 }
 
 // ANCHOR: rfc_example
@@ -570,6 +576,30 @@ async fn too_big_closes_with_1009_and_a_flood_with_1008() {
     f.finish().await;
 }
 // ANCHOR_END: limits
+
+#[tokio::test]
+async fn a_frame_announcing_more_than_the_library_cap_is_refused_at_once() {
+    let test =
+        "a_frame_announcing_more_than_the_library_cap_is_refused_at_once";
+    let Some(f) = fixture(test, 1, |_| {}).await else {
+        return;
+    };
+    let query = format!("?token={}", token(SECRET, "alice"));
+    let (mut tcp, head, _) = raw_open(&f.url(0), &query).await;
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    // A masked text frame's header announcing 1 MiB, and no payload: with
+    // tungstenite's default 16 MiB frame cap the server would wait for it.
+    let mut header = vec![0x81, 0x80 | 127];
+    header.extend_from_slice(&(1u64 << 20).to_be_bytes());
+    header.extend_from_slice(&[1, 2, 3, 4]); // the masking key
+    tcp.write_all(&header).await.unwrap();
+    let mut buf = [0u8; 1024];
+    let dropped = tokio::time::timeout(Duration::from_secs(2), async {
+        while matches!(tcp.read(&mut buf).await, Ok(n) if n > 0) {}
+    });
+    assert!(dropped.await.is_ok(), "the server waited for the payload");
+    f.finish().await;
+}
 
 #[tokio::test]
 async fn a_binary_frame_closes_with_1003() {
