@@ -143,6 +143,7 @@ def test_presence_expires_after_the_process_is_killed(
         server.process.send_signal(signal.SIGKILL)
         server.process.wait(timeout=5)
         assert r.exists(key), "nobody deleted it: the process died"
+        assert 0 < r.pttl(key) <= 300, "it expires within one TTL"
         killed = time.monotonic()
         while r.exists(key):
             assert time.monotonic() - killed < 2, "presence outlived its TTL"
