@@ -76,10 +76,10 @@ def scratch() -> Iterator[Scratch]:
     finally:
         with psycopg.connect(DATABASE_URL, autocommit=True) as db:
             db.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
-        r = redis.Redis.from_url(REDIS_URL)
-        keys = list(r.scan_iter(f"{name}:*"))
-        if keys:
-            r.delete(*keys)
+        with redis.Redis.from_url(REDIS_URL) as r:
+            keys = list(r.scan_iter(f"{name}:*"))
+            if keys:
+                r.delete(*keys)
 
 
 @dataclass

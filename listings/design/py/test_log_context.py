@@ -145,7 +145,9 @@ def test_a_slow_sink_does_not_slow_the_caller() -> None:
     elapsed = time.perf_counter() - start
     released.set()
     listener.stop()
-    assert elapsed < 0.1, elapsed
+    # A caller that waited would wait 2 s per record; a second leaves
+    # room for a loaded machine without hiding that.
+    assert elapsed < 1.0, elapsed
     # The listener took one record off, so 10 or 11 were kept.
     assert handler.dropped in (39, 40)
 

@@ -95,7 +95,20 @@ pub enum CmsError {
     #[error("sitemap: {0}")]
     Sitemap(#[from] sitemap::SitemapError),
     #[error("database: {0}")]
-    Db(#[from] tokio_postgres::Error),
+    Db(tokio_postgres::Error),
+}
+
+impl From<tokio_postgres::Error> for CmsError {
+    /// PostgreSQL's `text` cannot hold U+0000, which JSON and a
+    /// percent-encoded path can carry: the client's error, not ours.
+    fn from(e: tokio_postgres::Error) -> Self {
+        match e.code() {
+            Some(&SqlState::CHARACTER_NOT_IN_REPERTOIRE) => {
+                CmsError::BadRequest("text may not contain U+0000".into())
+            }
+            _ => CmsError::Db(e),
+        }
+    }
 }
 
 impl CmsError {

@@ -659,6 +659,17 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
         .await
         .unwrap();
     assert_eq!(r.status, 400);
+    // PostgreSQL's text cannot hold U+0000: a 400, not a 500 from the
+    // database.
+    let nul = json!({"base_revision": 2, "title": "T", "body": "a\u{0}b"});
+    let r = http.put("/api/pages/1", ed, nul).await.unwrap();
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.error().contains("U+0000"), "{}", r.body);
+    let page = json!({"slug": "doc-2", "title": "a\u{0}", "body": "b"});
+    let r = http.post("/api/pages", ed, page).await.unwrap();
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = http.get("/p/a%00b", None).await.unwrap();
+    assert_eq!(r.status, 400, "{}", r.body);
     assert_eq!(head(&server, 1).await, Some(2));
     server.stop().await;
 }

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -275,11 +276,12 @@ impl Store {
     }
 
     // ANCHOR: read
-    /// The stored list, `None` when there is none; an error when Redis
-    /// does not answer within the deadline. The connection is made on
-    /// first use and dropped after an error, so the next read connects
-    /// afresh.
-    pub async fn read(&self, user: u32) -> Result<Option<String>, StoreError> {
+    /// The stored list's bytes (bad bytes are the value's fault, for the
+    /// caller to judge, not the store's), `None` when there is none; an
+    /// error when Redis does not answer within the deadline. The
+    /// connection is made on first use and dropped after an error, so
+    /// the next read connects afresh.
+    pub async fn read(&self, user: u32) -> Result<Option<Vec<u8>>, StoreError> {
         let work = async {
             let mut con = {
                 let mut slot = self.connection.lock().await;
@@ -342,7 +344,7 @@ pub async fn recommend(service: &Service, user: u32, k: usize) -> Answer {
         fallback: Some(why),
     };
     match service.store.read(user).await {
-        Ok(Some(raw)) => match serde_json::from_str::<Stored>(&raw) {
+        Ok(Some(raw)) => match serde_json::from_slice::<Stored>(&raw) {
             Ok(s) => Answer {
                 user,
                 items: s.items.into_iter().take(k).collect(),
@@ -367,10 +369,11 @@ pub fn app(service: Arc<Service>) -> Router {
 
 async fn handler(
     State(service): State<Arc<Service>>,
-    Path(user): Path<String>,
+    user: Result<Path<u32>, PathRejection>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let Ok(user) = user.parse::<u32>() else {
+    // Any rejection (not a number, not UTF-8) answers in our JSON shape.
+    let Ok(Path(user)) = user else {
         return bad("user must be a non-negative integer");
     };
     let k = match query.get("k").map(|k| k.parse::<usize>()) {

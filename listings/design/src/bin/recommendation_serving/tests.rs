@@ -182,16 +182,21 @@ async fn an_unreadable_list_falls_back() {
         return;
     };
     let prefix = prefix();
-    let _: () = redis::cmd("SET")
-        .arg(key(&prefix, 3))
-        .arg("[not json")
-        .arg("EX")
-        .arg(60)
-        .query_async(&mut con)
-        .await
-        .unwrap();
-    let answer = recommend(&service(client, &prefix), 3, 4).await;
-    assert_eq!(answer.fallback, Some(Fallback::Unreadable));
+    let s = service(client, &prefix);
+    // Not JSON, and not even UTF-8: both are the value's fault, not the
+    // store's.
+    for (user, value) in [(3, &b"[not json"[..]), (4, &b"\xff\xfe"[..])] {
+        let _: () = redis::cmd("SET")
+            .arg(key(&prefix, user))
+            .arg(value)
+            .arg("EX")
+            .arg(60)
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        let answer = recommend(&s, user, 4).await;
+        assert_eq!(answer.fallback, Some(Fallback::Unreadable), "{user}");
+    }
     delete(&mut con, &prefix).await;
 }
 
@@ -231,6 +236,7 @@ async fn http_answers_and_refuses_bad_input() {
         "/users/4/recommendations?k=0",
         "/users/4/recommendations?k=51",
         "/users/4/recommendations?k=ten",
+        "/users/%FF/recommendations",
     ] {
         let (status, body) = call(app(s.clone()), uri).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
