@@ -108,6 +108,8 @@ def matrix(data: Interactions) -> csr_matrix:
 # ANCHOR: metrics
 def precision_at_k(ranked: Sequence[int], relevant: set[int], k: int) -> float:
     """Share of the top k that is relevant (k, not len(ranked), below)."""
+    if k < 1:
+        raise ValueError(f"k must be at least 1, not {k}")
     return sum(1 for i in ranked[:k] if i in relevant) / k
 
 
@@ -122,8 +124,8 @@ def ndcg_at_k(ranked: Sequence[int], relevant: set[int], k: int) -> float:
     """Binary relevance: a hit at position p (1-based) is worth
     1/log2(p + 1); divided by the best possible DCG, where every one of
     min(k, |relevant|) first places is a hit."""
-    if not relevant:
-        raise ValueError("NDCG is undefined without relevant items")
+    if not relevant or k < 1:
+        raise ValueError("NDCG needs relevant items and k of at least 1")
     dcg = sum(
         1.0 / math.log2(p + 1)
         for p, i in enumerate(ranked[:k], start=1)

@@ -62,11 +62,19 @@ def test_metric_edges() -> None:
     assert recall_at_k([1, 2, 7], {7}, 2) == 0.0
     with pytest.raises(ValueError, match="undefined"):
         recall_at_k([1], set(), 5)
-    with pytest.raises(ValueError, match="undefined"):
+    with pytest.raises(ValueError, match="relevant items"):
         ndcg_at_k([1], set(), 5)
 
 
 # ANCHOR_END: metric_tests
+
+
+def test_a_cutoff_below_one_is_an_error() -> None:
+    for k in (0, -1):
+        with pytest.raises(ValueError, match="at least 1"):
+            precision_at_k([7], {7}, k)
+        with pytest.raises(ValueError, match="at least 1"):
+            ndcg_at_k([7], {7}, k)
 
 
 def test_ndcg_agrees_with_scikit_learn() -> None:
