@@ -163,6 +163,7 @@ pub fn normalise(service: &str, line: &[u8]) -> Option<Record> {
     );
     let mut event = Value::Object(event);
     redact_value(&mut event);
+    no_nul(&mut event);
     let Value::Object(mut fields) = event else {
         return None;
     };
@@ -183,6 +184,20 @@ pub fn normalise(service: &str, line: &[u8]) -> Option<Record> {
     })
 }
 // ANCHOR_END: normalise
+
+/// PostgreSQL's `text` and `jsonb` cannot hold U+0000: a line with one
+/// would be refused whole, so a client could keep its own request out of
+/// the logs by sending a NUL byte. Each NUL becomes U+FFFD instead.
+fn no_nul(value: &mut Value) {
+    match value {
+        Value::Object(map) => map.values_mut().for_each(no_nul),
+        Value::Array(items) => items.iter_mut().for_each(no_nul),
+        Value::String(s) if s.contains('\0') => {
+            *s = s.replace('\0', "\u{fffd}");
+        }
+        _ => {}
+    }
+}
 
 /// The subscriber of one service: JSON, one line per event, the current
 /// span's fields on every line, shipped through `Shipper`.

@@ -319,11 +319,8 @@ async fn audit_demo(store: &LogStore) -> Result<(), StoreError> {
         store.audit_append(&line).await?;
     }
     let head = audit::verify(&store.audit_lines().await?);
-    println!(
-        "\naudit: {} lines, head {}",
-        chain.len(),
-        &head.unwrap_or_default()[..16]
-    );
+    let head = head.map_or_else(|e| e.to_string(), |h| h[..16].to_string());
+    println!("\naudit: {} lines, head {head}", chain.len());
     store
         .client()
         .execute(

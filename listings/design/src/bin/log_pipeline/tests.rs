@@ -412,8 +412,10 @@ async fn a_flood_with_a_stalled_sink_drops_and_counts_but_never_waits() {
     let answers = futures_util::future::join_all(calls).await;
     let slowest = answers.iter().map(|a| a.1).max().unwrap();
     assert!(answers.iter().all(|a| a.0 == 204));
-    // The sink takes nothing, yet no request waited for it.
-    assert!(slowest < Duration::from_millis(500), "{slowest:?}");
+    // The sink takes nothing, yet no request waited for it: one that
+    // did would never be answered (`get` gives up after 3 s). The bound
+    // is loose on purpose: up to four test binaries share two cores.
+    assert!(slowest < Duration::from_secs(2), "{slowest:?}");
     let c = &p.collector.counts;
     let offered = c.offered.load(Ordering::Relaxed);
     let accepted = c.accepted.load(Ordering::Relaxed);
@@ -602,7 +604,9 @@ async fn bad_input_is_refused_clearly_and_logged() {
     };
     let client = http();
     let url = format!("{}/checkout", s.gateway);
-    let (status, why) = post(&client, &url, &[], "{not json").await.unwrap();
+    // A NUL byte, which PostgreSQL's text and jsonb cannot hold: the
+    // line that logs this body must still be stored.
+    let (status, why) = post(&client, &url, &[], "{not json\0").await.unwrap();
     assert_eq!(status, 400);
     assert!(why.contains("key must be a string"), "{why}");
     let orders = format!("{}/orders", s.orders);
@@ -656,6 +660,14 @@ async fn bad_input_is_refused_clearly_and_logged() {
         .unwrap();
     assert_eq!(refused.len(), 1);
     assert_eq!(refused[0].service, "gateway");
+    let received = p
+        .store
+        .by_words("checkout received", "-infinity", "infinity")
+        .await
+        .unwrap();
+    assert_eq!(received.len(), 1);
+    assert!(received[0].fields.contains("{not json\u{fffd}"));
+    assert_eq!(p.failed.load(Ordering::Relaxed), 0);
     let ignored = p
         .store
         .by_words("traceparent ignored", "-infinity", "infinity")

@@ -366,7 +366,7 @@ impl Worker {
     async fn post(&self, key: &str, body: &str) -> Result<u16, String> {
         let request = Request::post(self.provider_url.as_str())
             .header("content-type", "application/json")
-            .header("idempotency-key", key)
+            .header("idempotency-key", header_safe(key))
             .body(Full::new(Bytes::from(body.to_string())))
             .map_err(|e| e.to_string())?;
         let call = self.http.request(request);
@@ -515,6 +515,23 @@ impl Worker {
         }
         Ok(())
     }
+}
+
+/// A header value holds visible ASCII only, and the key is made of
+/// ids that producers chose: every other byte, and `%` itself, is
+/// percent-encoded, so distinct keys stay distinct. Unencoded, such a
+/// key fails to build the request on every attempt, and the message
+/// is retried in vain, then dead-lettered.
+fn header_safe(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for b in key.bytes() {
+        if b.is_ascii_graphic() && b != b'%' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 async fn subscribe(
