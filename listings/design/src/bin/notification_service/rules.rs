@@ -107,6 +107,12 @@ pub fn parse_event(body: &[u8]) -> Result<Event, String> {
         if value.is_empty() || value.len() > MAX_FIELD {
             return Err(format!("{name}: 1 to {MAX_FIELD} bytes"));
         }
+        // Keys join these fields with ':' (`seen:{event}:{user}:{channel}`),
+        // so a ':' inside one would let two different events share a key,
+        // and the second be dropped as a duplicate.
+        if value.chars().any(|c| c == ':' || c.is_control()) {
+            return Err(format!("{name}: no ':' or control characters"));
+        }
     }
     Ok(e)
 }

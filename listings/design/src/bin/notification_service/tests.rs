@@ -127,6 +127,15 @@ fn bad_events_are_refused_with_a_reason() {
         )
         .into_bytes(),
         br#"{"event_id":"e","kind":"like","actor":"a","target":"p"}"#.to_vec(),
+        // Event "e:b" to "c" and event "e" to "b:c" would share the key
+        // seen:e:b:c:push, and the second would pass for a duplicate.
+        br#"{"event_id":"e:b","kind":"like","actor":"a","recipient":"c","target":"p"}"#
+            .to_vec(),
+        br#"{"event_id":"e","kind":"like","actor":"a","recipient":"b:c","target":"p"}"#
+            .to_vec(),
+        br#"{"event_id":"e","kind":"like","actor":"a
+","recipient":"b","target":"p"}"#
+            .to_vec(),
     ];
     for body in bad {
         assert!(parse_event(&body).is_err(), "{body:?}");
