@@ -45,16 +45,12 @@ impl Job {
     }
 }
 
-/// How many checks run at once: twice the cores, at least two and at most
-/// four. Many checks spend much of their time waiting (on a server, a
-/// subprocess starting, a timeout they prove), so two per core keep two
-/// cores busier: on two cores the guide-wide run took 59-66 s with four
-/// workers against 77 s with two. Not more: some listings check timing
-/// with wide margins that a fully loaded machine could still eat into.
+/// How many checks run at once: the cores, at least two and at most four.
+/// A few at a time, not more: some listings check timing with wide margins
+/// that a fully loaded two-core machine could still eat into.
 pub fn workers() -> usize {
     std::thread::available_parallelism()
         .map_or(2, |n| n.get())
-        .saturating_mul(2)
         .clamp(2, 4)
 }
 
